@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""The classic VAE in PyTorch, on the same embedded data, for comparing losses and speed.
+
+Not part of the tests. Usage:
+    pip install torch
+    python3 scripts/pytorch_reference.py [--epochs 10] [--threads 2] [--seed 42]
+
+Same model (784-400-20, ReLU), same loss (Bernoulli log-likelihood from logits summed per image,
+analytic KL, averaged over the batch), same optimizer (Adam, lr 1e-3), same batch size (128),
+PyTorch's default initialisation (which the Rust crate reproduces), the same train/test split.
+The shuffling and noise come from torch's generator, so the numbers agree with the Rust run in
+distribution, not bit for bit. Prints one line per epoch and a JSON summary at the end.
+"""
+import argparse
+import gzip
+import json
+import os
+import struct
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "mnist-subset")
+
+
+def read_images(name):
+    with gzip.open(os.path.join(DATA, name), "rb") as f:
+        raw = f.read()
+    magic, n, rows, cols = struct.unpack(">IIII", raw[:16])
+    assert magic == 2051, name
+    return torch.frombuffer(bytearray(raw[16:]), dtype=torch.uint8).reshape(n, rows * cols).float() / 255.0
+
+
+class VAE(nn.Module):
+    def __init__(self, hidden=400, latent=20):
+        super().__init__()
+        self.hidden = nn.Linear(784, hidden)
+        self.mu = nn.Linear(hidden, latent)
+        self.logvar = nn.Linear(hidden, latent)
+        self.dec_hidden = nn.Linear(latent, hidden)
+        self.dec_out = nn.Linear(hidden, 784)
+
+    def forward(self, x):
+        h = F.relu(self.hidden(x))
+        mu, logvar = self.mu(h), self.logvar(h)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        return self.dec_out(F.relu(self.dec_hidden(z))), mu, logvar
+
+
+def loss_terms(x, logits, mu, logvar):
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(1).mean()
+    kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)).mean()
+    return recon, kl
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--batch-size", type=int, default=128)
+    args = p.parse_args()
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    x_train = read_images("train-images-idx3-ubyte.gz")
+    x_test = read_images("t10k-images-idx3-ubyte.gz")
+    model = VAE()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    history = []
+    for epoch in range(1, args.epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        perm = torch.randperm(len(x_train))
+        total = 0.0
+        for i in range(0, len(x_train), args.batch_size):
+            x = x_train[perm[i : i + args.batch_size]]
+            recon, kl = loss_terms(x, *model(x))
+            loss = recon + kl
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(x)
+        train_seconds = time.perf_counter() - start
+        with torch.no_grad():
+            recon, kl = loss_terms(x_test, *model(x_test))
+        seconds = time.perf_counter() - start
+        m = dict(epoch=epoch, train_loss=total / len(x_train), test_loss=(recon + kl).item(),
+                 recon=recon.item(), kl=kl.item(), train_seconds=train_seconds, seconds=seconds)
+        history.append(m)
+        print(f"epoch {epoch:>2}: train {m['train_loss']:.2f} test {m['test_loss']:.2f} "
+              f"(recon {m['recon']:.2f} + kl {m['kl']:.2f}) {seconds:.2f} s", flush=True)
+    print(json.dumps({"torch": torch.__version__, "threads": args.threads, "epochs": history}))
+
+
+if __name__ == "__main__":
+    main()

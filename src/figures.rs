@@ -1,0 +1,119 @@
+//! The book's figures, each one function from a trained model (or its history) to a PNG file.
+//! The command line, the notebooks and `vae figures` all call these, so every copy matches.
+
+use crate::pca;
+use crate::plot::{self, ImageGrid, PlotError};
+use crate::prob::SeededRng;
+use crate::train::EpochMetrics;
+use crate::vae::Vae;
+use candle_core::{D, Tensor};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FigureError {
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+pub type FigureResult = Result<(), FigureError>;
+
+const SIDE: usize = 28;
+
+fn probabilities(model: &Vae, z: &Tensor) -> candle_core::Result<Vec<f32>> {
+    candle_nn::ops::sigmoid(&model.decode(z)?)?.flatten_all()?.to_vec1()
+}
+
+/// The first `n` images of `x` (top row) above their reconstructions `sigmoid(decode(mu))`.
+pub fn reconstructions(model: &Vae, x: &Tensor, n: usize, path: &Path) -> FigureResult {
+    let n = n.min(x.dim(0)?);
+    let x = x.narrow(0, 0, n)?;
+    let (mu, _) = model.encode(&x)?;
+    let mut images = x.flatten_all()?.to_vec1::<f32>()?;
+    images.extend(probabilities(model, &mu)?);
+    let labels = ["test digit", "reconstruction"];
+    let grid = ImageGrid {
+        images: &images,
+        side: SIDE,
+        rows: 2,
+        cols: n,
+        title: "Test digits and their reconstructions",
+        row_labels: Some(&labels),
+        scale: 2,
+    };
+    Ok(grid.save(path)?)
+}
+
+/// An 8x8 grid of `sigmoid(decode(z))` for `z ~ N(0, I)` drawn with `seed`: the pixel
+/// probabilities of new digits, not binary samples from them.
+pub fn prior_samples(model: &Vae, seed: u64, path: &Path) -> FigureResult {
+    let mut rng = SeededRng::derived(seed, "prior-samples", 0);
+    let z = rng.normal(&[64, model.cfg.latent_dim], model_device(model))?;
+    let images = probabilities(model, &z)?;
+    let grid = ImageGrid {
+        images: &images,
+        side: SIDE,
+        rows: 8,
+        cols: 8,
+        title: "Samples from the prior",
+        row_labels: None,
+        scale: 2,
+    };
+    Ok(grid.save(path)?)
+}
+
+/// The encoder means of `x` coloured by label: directly for a 2-D latent space, otherwise
+/// projected on their first two principal components.
+pub fn latent_scatter(model: &Vae, x: &Tensor, labels: &[u8], path: &Path) -> FigureResult {
+    let (mu, _) = model.encode(x)?;
+    let d = mu.dim(D::Minus1)?;
+    let values = mu.flatten_all()?.to_vec1::<f32>()?;
+    let (points, title, axes) = if d == 2 {
+        let pts = values.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+        (pts, "Test-set means of q(z|x)".to_string(), ("z1".to_string(), "z2".to_string()))
+    } else {
+        let (pts, shares) = pca::project_2d(&values, d);
+        let title = format!("Test-set means of q(z|x), {d}-D, first two principal components");
+        let ax = |i: usize| format!("PC{} ({:.0}% of variance)", i + 1, 100.0 * shares.get(i).copied().unwrap_or(0.0));
+        (pts, title, (ax(0), ax(1)))
+    };
+    Ok(plot::scatter_by_class(&points, labels, &title, (&axes.0, &axes.1), path)?)
+}
+
+/// Decodes an `n x n` grid of latent points evenly spaced over `[-span, span]^2` (2-D models only).
+pub fn manifold(model: &Vae, n: usize, span: f32, path: &Path) -> FigureResult {
+    if model.cfg.latent_dim != 2 {
+        return Err(FigureError::Unsupported(format!(
+            "the latent manifold needs a model with --latent-dim 2 (this one has {})",
+            model.cfg.latent_dim
+        )));
+    }
+    let step = if n > 1 { 2.0 * span / (n - 1) as f32 } else { 0.0 };
+    let mut z = Vec::with_capacity(2 * n * n);
+    for row in 0..n {
+        for col in 0..n {
+            // z2 grows upwards, as on a plot's y axis.
+            z.extend([-span + col as f32 * step, span - row as f32 * step]);
+        }
+    }
+    let z = Tensor::from_vec(z, (n * n, 2), model_device(model))?;
+    let images = probabilities(model, &z)?;
+    let title = format!("Decoded latent grid, z1 and z2 from -{span} to {span}");
+    let grid = ImageGrid { images: &images, side: SIDE, rows: n, cols: n, title: &title, row_labels: None, scale: 1 };
+    Ok(grid.save(path)?)
+}
+
+/// Train and test negative ELBO per epoch.
+pub fn loss_curves(history: &[EpochMetrics], path: &Path) -> FigureResult {
+    let train: Vec<f64> = history.iter().map(|m| m.train_loss).collect();
+    let test: Vec<f64> = history.iter().map(|m| m.test_loss).collect();
+    let series = [("train", train.as_slice()), ("test", test.as_slice())];
+    Ok(plot::curves(&series, "Negative ELBO per epoch", ("epoch", "nats per image"), path)?)
+}
+
+fn model_device(model: &Vae) -> &candle_core::Device {
+    model.device()
+}

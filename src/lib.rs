@@ -1,0 +1,27 @@
+//! Variational autoencoders with candle: the library behind the book and its notebooks.
+//!
+//! Modules are named after concepts, not chapters. Every figure, number and code listing in the
+//! book comes from here.
+
+pub use candle_core;
+pub use candle_nn;
+
+pub mod checkpoint;
+pub mod data;
+pub mod figures;
+pub mod init;
+pub mod notebook;
+pub mod optim;
+pub mod pca;
+pub mod plot;
+pub mod prob;
+pub mod report;
+pub mod train;
+pub mod vae;
+
+/// The book's chapters, compiled and run as doctests so that text and code cannot drift.
+#[cfg(doctest)]
+pub mod book {
+    #[doc = include_str!("../book/src/vae.md")]
+    pub struct Vae;
+}

@@ -1,0 +1,237 @@
+//! Figures drawn with plotters into PNG files: image grids, scatter plots with a legend, curves.
+//!
+//! Text is rendered with the DejaVu Sans font embedded in the binary (the `dejavu` crate), so
+//! figures look the same on every machine and need no system font libraries.
+
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: cannot draw the figure: {msg}")]
+pub struct PlotError {
+    pub path: PathBuf,
+    pub msg: String,
+}
+
+pub type PlotResult = Result<(), PlotError>;
+
+fn err(path: &Path) -> impl Fn(String) -> PlotError + '_ {
+    move |msg| PlotError { path: path.into(), msg }
+}
+
+/// Registers the embedded font once per process.
+fn ensure_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Both fonts are valid TrueType files shipped by the crate, so registration succeeds;
+        // if it ever did not, text would be missing and plotters would report the error.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+fn create_dir_for(path: &Path) -> PlotResult {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| err(path)(format!("cannot create its folder: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Ten colours that stay apart for the ten digit classes (Tableau 10).
+pub const CLASS_COLORS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// A grid of grey images: `images` holds `rows * cols` images of `side * side` values in [0, 1],
+/// one after the other, row by row. Ink is dark on a white page. `row_labels`, if given, are
+/// written left of each row.
+pub struct ImageGrid<'a> {
+    pub images: &'a [f32],
+    pub side: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub title: &'a str,
+    pub row_labels: Option<&'a [&'a str]>,
+    /// Screen pixels per image pixel.
+    pub scale: usize,
+}
+
+impl ImageGrid<'_> {
+    pub fn save(&self, path: &Path) -> PlotResult {
+        let e = err(path);
+        let per_image = self.side * self.side;
+        if self.images.len() != self.rows * self.cols * per_image {
+            return Err(e(format!(
+                "{} values for a {}x{} grid of {}x{} images (expected {})",
+                self.images.len(),
+                self.rows,
+                self.cols,
+                self.side,
+                self.side,
+                self.rows * self.cols * per_image
+            )));
+        }
+        ensure_font();
+        create_dir_for(path)?;
+        let gap = 2;
+        let cell = self.side * self.scale + gap;
+        let left = if self.row_labels.is_some() { 130 } else { 10 };
+        let top = 40;
+        let width = (left + self.cols * cell + 10) as u32;
+        let height = (top + self.rows * cell + 10) as u32;
+        let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let title_style = ("sans-serif", 22).into_font().color(&BLACK);
+        root.draw_text(self.title, &title_style, (left as i32, 10)).map_err(|x| e(x.to_string()))?;
+        let label_style = ("sans-serif", 16).into_font().color(&BLACK);
+        for r in 0..self.rows {
+            let y0 = top + r * cell;
+            if let Some(label) = self.row_labels.and_then(|l| l.get(r)) {
+                let y = (y0 + cell / 2) as i32 - 8;
+                root.draw_text(label, &label_style, (10, y)).map_err(|x| e(x.to_string()))?;
+            }
+            for c in 0..self.cols {
+                let x0 = left + c * cell;
+                let img = &self.images[(r * self.cols + c) * per_image..][..per_image];
+                for (i, &v) in img.iter().enumerate() {
+                    let shade = (255.0 * (1.0 - v.clamp(0.0, 1.0))).round() as u8;
+                    let color = RGBColor(shade, shade, shade);
+                    let (py, px) = (i / self.side, i % self.side);
+                    for dy in 0..self.scale {
+                        for dx in 0..self.scale {
+                            let at = ((x0 + px * self.scale + dx) as i32, (y0 + py * self.scale + dy) as i32);
+                            root.draw_pixel(at, &color).map_err(|x| e(x.to_string()))?;
+                        }
+                    }
+                }
+            }
+        }
+        root.present().map_err(|x| e(x.to_string()))
+    }
+}
+
+/// Points coloured by class (0-9), with a legend.
+pub fn scatter_by_class(
+    points: &[(f32, f32)],
+    labels: &[u8],
+    title: &str,
+    axes: (&str, &str),
+    path: &Path,
+) -> PlotResult {
+    let e = err(path);
+    if points.len() != labels.len() || points.is_empty() {
+        return Err(e(format!("{} points and {} labels (need the same, non-zero number)", points.len(), labels.len())));
+    }
+    ensure_font();
+    create_dir_for(path)?;
+    let xr = padded_range(points.iter().map(|p| p.0));
+    let yr = padded_range(points.iter().map(|p| p.1));
+    let root = BitMapBackend::new(path, (760, 640)).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(55)
+        .right_y_label_area_size(0)
+        .build_cartesian_2d(xr, yr)
+        .map_err(|x| e(x.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc(axes.0)
+        .y_desc(axes.1)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(|x| e(x.to_string()))?;
+    for class in 0..10u8 {
+        let color = CLASS_COLORS[class as usize];
+        let series = points.iter().zip(labels).filter(|(_, l)| **l == class).map(|(p, _)| *p);
+        chart
+            .draw_series(series.map(|p| Circle::new(p, 2, color.mix(0.7).filled())))
+            .map_err(|x| e(x.to_string()))?
+            .label(class.to_string())
+            .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(|x| e(x.to_string()))?;
+    root.present().map_err(|x| e(x.to_string()))
+}
+
+/// Named curves over epochs (x = 1, 2, ...), with a legend.
+pub fn curves(series: &[(&str, &[f64])], title: &str, axes: (&str, &str), path: &Path) -> PlotResult {
+    let e = err(path);
+    let n = series.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
+    if n == 0 {
+        return Err(e("no values to plot".into()));
+    }
+    ensure_font();
+    create_dir_for(path)?;
+    let all = series.iter().flat_map(|(_, v)| v.iter().map(|&y| y as f32));
+    let yr = padded_range(all);
+    let xr = 1f32..(n.max(2) as f32);
+    let root = BitMapBackend::new(path, (760, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(65)
+        .build_cartesian_2d(xr, yr)
+        .map_err(|x| e(x.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc(axes.0)
+        .y_desc(axes.1)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()
+        .map_err(|x| e(x.to_string()))?;
+    for (i, (name, values)) in series.iter().enumerate() {
+        let color = CLASS_COLORS[i % CLASS_COLORS.len()];
+        let pts: Vec<(f32, f32)> = values.iter().enumerate().map(|(k, &y)| ((k + 1) as f32, y as f32)).collect();
+        chart
+            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+            .map_err(|x| e(x.to_string()))?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled()))).map_err(|x| e(x.to_string()))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()
+        .map_err(|x| e(x.to_string()))?;
+    root.present().map_err(|x| e(x.to_string()))
+}
+
+/// The range of the values with 5% room on each side (never empty).
+fn padded_range(values: impl Iterator<Item = f32>) -> std::ops::Range<f32> {
+    let (lo, hi) = values.filter(|v| v.is_finite()).fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(v), b.max(v)));
+    if lo > hi {
+        return 0.0..1.0;
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-3);
+    (lo - pad)..(hi + pad)
+}

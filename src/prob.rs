@@ -1,0 +1,113 @@
+//! Probability pieces of the VAE, each summed over its last dimension so one row is one example.
+//!
+//! - Gaussian log-density: `log N(x; mu, diag(exp(logvar))) = -1/2 sum_j [log(2 pi) + logvar_j + (x_j - mu_j)^2 / exp(logvar_j)]`
+//! - Bernoulli log-likelihood from logits `l`: `sum_j [x_j l_j - softplus(l_j)]`, computed as
+//!   `-sum_j [max(l_j, 0) - x_j l_j + log(1 + exp(-|l_j|))]`, which never overflows.
+//! - KL of `N(mu, diag(exp(logvar)))` from `N(0, I)` (Kingma & Welling 2014, Appendix B):
+//!   `-1/2 sum_j (1 + logvar_j - mu_j^2 - exp(logvar_j))`.
+//! - Reparameterization (Kingma & Welling 2014, Section 2.4): `z = mu + exp(logvar / 2) * eps`,
+//!   `eps ~ N(0, I)`.
+//!
+//! Noise comes from [`SeededRng`], a seeded Rust generator, because candle's CPU generator
+//! cannot be seeded: the same seed gives the same run, bit for bit, on the CPU.
+
+use candle_core::{D, Device, Result, Tensor};
+use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
+use rand_distr::{Distribution, StandardNormal};
+
+/// `ln(2 pi)`.
+pub const LN_2PI: f64 = 1.837_877_066_409_345_3;
+
+/// Log-density of a diagonal Gaussian, summed over the last dimension: shape `(batch,)`.
+pub fn gaussian_log_density(x: &Tensor, mu: &Tensor, logvar: &Tensor) -> Result<Tensor> {
+    let sq = (x - mu)?.sqr()?;
+    let scaled = (sq / logvar.exp()?)?;
+    ((scaled + logvar)?.affine(1.0, LN_2PI)? * -0.5)?.sum(D::Minus1)
+}
+
+/// Log-density of `N(0, I)`, summed over the last dimension.
+pub fn standard_normal_log_density(z: &Tensor) -> Result<Tensor> {
+    (z.sqr()?.affine(1.0, LN_2PI)? * -0.5)?.sum(D::Minus1)
+}
+
+// ANCHOR: bernoulli
+/// Stable Bernoulli log-likelihood of targets `x` in [0, 1] under `logits`, summed per row.
+pub fn bernoulli_log_likelihood_logits(x: &Tensor, logits: &Tensor) -> Result<Tensor> {
+    // max(l, 0) - x l + log(1 + exp(-|l|)) is softplus(l) - x l without overflow.
+    let softplus = (logits.relu()? + logits.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?)?;
+    let nll = (softplus - (x * logits)?)?;
+    nll.sum(D::Minus1)?.neg()
+}
+
+// ANCHOR_END: bernoulli
+
+/// The textbook form `sum x log p + (1 - x) log(1 - p)` with `p = sigmoid(l)`.
+///
+/// Kept to show why the stable form exists: it is NaN or -inf once `p` rounds to 0 or 1
+/// (logits beyond about +-17 in f32).
+pub fn bernoulli_log_likelihood_naive(x: &Tensor, logits: &Tensor) -> Result<Tensor> {
+    let p = candle_nn::ops::sigmoid(logits)?;
+    let one_minus_p = p.affine(-1.0, 1.0)?;
+    let one_minus_x = x.affine(-1.0, 1.0)?;
+    ((x * p.log()?)? + (one_minus_x * one_minus_p.log()?)?)?.sum(D::Minus1)
+}
+
+// ANCHOR: kl
+/// Analytic `KL(N(mu, diag(exp(logvar))) || N(0, I))` per row: never negative.
+pub fn kl_standard_normal(mu: &Tensor, logvar: &Tensor) -> Result<Tensor> {
+    let inner = ((logvar.affine(1.0, 1.0)? - mu.sqr()?)? - logvar.exp()?)?;
+    (inner * -0.5)?.sum(D::Minus1)
+}
+
+// ANCHOR_END: kl
+
+// ANCHOR: reparameterize
+/// The reparameterization trick: `z = mu + exp(logvar / 2) * eps`, differentiable in `mu` and
+/// `logvar` because the randomness sits in `eps`.
+pub fn reparameterize(mu: &Tensor, logvar: &Tensor, eps: &Tensor) -> Result<Tensor> {
+    mu + (logvar * 0.5)?.exp()? * eps
+}
+
+// ANCHOR_END: reparameterize
+
+/// A seeded random number generator for noise, shuffling and initial weights.
+pub struct SeededRng {
+    rng: StdRng,
+}
+
+impl SeededRng {
+    pub fn new(seed: u64) -> Self {
+        Self { rng: StdRng::seed_from_u64(seed) }
+    }
+
+    /// A generator for one purpose (`stream`) at one step (`index`) of a run with `seed`, so that
+    /// epoch 7's shuffle is the same whether or not the run was resumed at epoch 5.
+    pub fn derived(seed: u64, stream: &str, index: u64) -> Self {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325; // FNV-1a over the stream name
+        for b in stream.bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+        Self::new(seed ^ h ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+
+    /// Standard normal noise of the given shape.
+    pub fn normal(&mut self, shape: &[usize], dev: &Device) -> Result<Tensor> {
+        let n: usize = shape.iter().product();
+        let values: Vec<f32> = (0..n).map(|_| StandardNormal.sample(&mut self.rng)).collect();
+        Tensor::from_vec(values, shape, dev)
+    }
+
+    /// Uniform values in `[low, high)`.
+    pub fn uniform_vec(&mut self, n: usize, low: f32, high: f32) -> Result<Vec<f32>> {
+        let dist = rand_distr::Uniform::new(low, high)
+            .map_err(|e| candle_core::Error::Msg(format!("uniform({low}, {high}): {e}")))?;
+        Ok((0..n).map(|_| dist.sample(&mut self.rng)).collect())
+    }
+
+    /// A random permutation of `0..n`.
+    pub fn permutation(&mut self, n: usize) -> Vec<u32> {
+        let mut idx: Vec<u32> = (0..n as u32).collect();
+        idx.shuffle(&mut self.rng);
+        idx
+    }
+}

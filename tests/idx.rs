@@ -1,0 +1,129 @@
+//! The IDX reader: round trips, and a clear error for every kind of broken file.
+
+use std::io::Write;
+use std::path::Path;
+use vae_book::data::Mnist;
+use vae_book::data::idx::{self, IdxError, IdxImages, IdxLabels};
+
+fn sample_images(count: usize) -> IdxImages {
+    IdxImages { count, rows: 28, cols: 28, pixels: (0..count * 784).map(|i| (i % 251) as u8).collect() }
+}
+
+fn sample_labels(count: usize) -> IdxLabels {
+    IdxLabels { labels: (0..count).map(|i| (i % 10) as u8).collect() }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// Writes a full MNIST-style folder; `gz` picks gzip'd files.
+fn write_dir(dir: &Path, n_train: usize, n_test: usize, gz: bool) {
+    let files = [
+        ("train-images-idx3-ubyte", idx::encode_images(&sample_images(n_train))),
+        ("train-labels-idx1-ubyte", idx::encode_labels(&sample_labels(n_train))),
+        ("t10k-images-idx3-ubyte", idx::encode_images(&sample_images(n_test))),
+        ("t10k-labels-idx1-ubyte", idx::encode_labels(&sample_labels(n_test))),
+    ];
+    for (name, bytes) in files {
+        if gz {
+            std::fs::write(dir.join(format!("{name}.gz")), gzip(&bytes)).unwrap();
+        } else {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
+}
+
+#[test]
+fn images_and_labels_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = sample_images(5);
+    let labels = sample_labels(5);
+    let ip = dir.path().join("i");
+    let lp = dir.path().join("l.gz");
+    std::fs::write(&ip, idx::encode_images(&images)).unwrap();
+    std::fs::write(&lp, gzip(&idx::encode_labels(&labels))).unwrap();
+    assert_eq!(idx::read_images(&ip).unwrap(), images);
+    assert_eq!(idx::read_labels(&lp).unwrap(), labels);
+}
+
+#[test]
+fn truncated_file_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("train-images-idx3-ubyte");
+    let mut bytes = idx::encode_images(&sample_images(3));
+    bytes.truncate(bytes.len() - 100);
+    std::fs::write(&p, bytes).unwrap();
+    let e = idx::read_images(&p).unwrap_err();
+    assert!(matches!(e, IdxError::Length { expected: 2352, found: 2252, .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("train-images-idx3-ubyte") && msg.contains("truncated"), "{msg}");
+}
+
+#[test]
+fn short_header_and_wrong_magic_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x");
+    std::fs::write(&p, [0u8, 0, 8]).unwrap();
+    assert!(matches!(idx::read_images(&p).unwrap_err(), IdxError::ShortHeader { len: 3, .. }));
+    // A label file handed to the image reader.
+    std::fs::write(&p, idx::encode_labels(&sample_labels(4))).unwrap();
+    let e = idx::read_images(&p).unwrap_err();
+    assert!(matches!(e, IdxError::BadMagic { found: 2049, expected: 2051, .. }), "{e:?}");
+    assert!(e.to_string().contains("wrong magic number 2049"), "{e}");
+}
+
+#[test]
+fn corrupt_gzip_and_bad_labels_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.gz");
+    let mut bytes = gzip(&idx::encode_images(&sample_images(2)));
+    let n = bytes.len();
+    bytes.truncate(n / 2);
+    std::fs::write(&p, bytes).unwrap();
+    assert!(matches!(idx::read_images(&p).unwrap_err(), IdxError::Gzip { .. }));
+    let mut labels = idx::encode_labels(&sample_labels(3));
+    labels[9] = 42;
+    std::fs::write(&p, labels).unwrap();
+    assert!(matches!(idx::read_labels(&p).unwrap_err(), IdxError::BadLabel { index: 1, label: 42, .. }));
+}
+
+#[test]
+fn folder_of_files_loads_plain_or_gzipped() {
+    for gz in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        write_dir(dir.path(), 7, 3, gz);
+        let data = Mnist::from_dir(dir.path()).unwrap();
+        assert_eq!((data.train.len(), data.test.len(), data.train.image_size()), (7, 3, 784));
+        assert_eq!(data.test.labels, vec![0, 1, 2]);
+    }
+}
+
+#[test]
+fn mismatched_counts_and_missing_files_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    write_dir(dir.path(), 7, 3, false);
+    std::fs::write(dir.path().join("t10k-labels-idx1-ubyte"), idx::encode_labels(&sample_labels(4))).unwrap();
+    let e = Mnist::from_dir(dir.path()).unwrap_err();
+    assert!(matches!(e, IdxError::CountMismatch { n_images: 3, n_labels: 4, .. }), "{e:?}");
+    std::fs::remove_file(dir.path().join("train-images-idx3-ubyte")).unwrap();
+    let msg = Mnist::from_dir(dir.path()).unwrap_err().to_string();
+    assert!(msg.contains("neither train-images-idx3-ubyte nor train-images-idx3-ubyte.gz"), "{msg}");
+}
+
+#[test]
+fn embedded_subset_is_the_documented_split() {
+    let data = Mnist::embedded().unwrap();
+    assert_eq!((data.train.len(), data.test.len()), (9000, 1000));
+    let mut per_class = [0; 10];
+    for &l in &data.test.labels {
+        per_class[l as usize] += 1;
+    }
+    assert_eq!(per_class, [100; 10], "the test set is class-balanced");
+    // Real digits: mostly background with some ink, and every byte value range used.
+    let ink = data.train.pixels.iter().filter(|&&p| p > 127).count() as f64 / data.train.pixels.len() as f64;
+    assert!((0.05..0.3).contains(&ink), "fraction of inked pixels {ink}");
+    assert_eq!(data.train.pixels.iter().max(), Some(&255));
+}
