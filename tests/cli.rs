@@ -107,6 +107,6 @@ fn bad_inputs_give_clear_errors() {
         &vae(&["sample", "--checkpoint", bogus.to_str().unwrap()]),
         "not a valid safetensors checkpoint",
     );
-    assert_clean_failure(&vae(&["train", "--lr", "-1", "--out", d]), "--lr must be a positive number");
+    assert_clean_failure(&vae(&["train", "--lr=-1", "--out", d]), "--lr must be a positive number");
     assert_clean_failure(&vae(&["train", "--device", "tpu", "--out", d]), "unknown --device");
 }

@@ -91,7 +91,8 @@ fn reparameterization_has_the_right_moments_and_gradients() {
     // d mean(z) / d mu = 1: the gradient flows through the sample.
     let grads = z.mean_all().unwrap().backward().unwrap();
     let g = grads.get(&mu).unwrap().to_vec1::<f32>().unwrap()[0];
-    assert!((g - 1.0).abs() < 1e-5, "d z / d mu = {g}");
+    // 1 up to f32 rounding in the sum over 100,000 samples.
+    assert!((g - 1.0).abs() < 1e-4, "d z / d mu = {g}");
 }
 
 #[test]

@@ -33,7 +33,7 @@ fn short_run_lowers_the_test_loss() {
     let after = t.history.last().unwrap().test_loss;
     // An untrained decoder predicts p = 1/2 for every pixel: 784 ln 2 = 543 nats.
     assert!(before > 500.0, "untrained loss {before}");
-    assert!(after < before - 200.0, "test loss went from {before} to {after}");
+    assert!(after < before - 100.0, "test loss went from {before} to {after}");
     let m = t.history.last().unwrap();
     assert!((m.test_loss - (m.recon + m.kl)).abs() < 1e-3 && m.kl > 0.0, "{m:?}");
 }

@@ -70,12 +70,15 @@ fn be_u32(bytes: &[u8], at: usize) -> u32 {
 }
 
 fn header(bytes: &[u8], path: &Path, need: usize, magic: u32, what: &'static str) -> Result<(), IdxError> {
+    // The magic number first: "this is a label file" says more than "the header is short".
+    if bytes.len() >= 4 {
+        let found = be_u32(bytes, 0);
+        if found != magic {
+            return Err(IdxError::BadMagic { path: path.into(), found, expected: magic, what });
+        }
+    }
     if bytes.len() < need {
         return Err(IdxError::ShortHeader { path: path.into(), len: bytes.len(), need });
-    }
-    let found = be_u32(bytes, 0);
-    if found != magic {
-        return Err(IdxError::BadMagic { path: path.into(), found, expected: magic, what });
     }
     Ok(())
 }
