@@ -9,6 +9,10 @@ CACHE="${VAE_BOOK_CACHE:-$HOME/.cache/vae-book}"
 export PATH="$CACHE/venv/bin:$HOME/.cargo/bin:$PATH"
 # evcxr builds the crate in this folder; keeping it makes every later start warm.
 export EVCXR_TMPDIR="$CACHE/evcxr"
+# evcxr links cells against the toolchain's libstd.so; the kernel is not started through rustup, so
+# tell the dynamic loader where that library lives.
+sysroot=$(rustc --print sysroot)
+export LD_LIBRARY_PATH="$sysroot/lib/rustlib/$(rustc -vV | sed -n "s/^host: //p")/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 mkdir -p "$EVCXR_TMPDIR"
 
 full=0
