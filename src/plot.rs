@@ -3,6 +3,7 @@
 //! Text is rendered with the DejaVu Sans font embedded in the binary (the `dejavu` crate), so
 //! figures look the same on every machine and need no system font libraries.
 
+use plotters::coord::types::RangedCoordf32;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use std::path::{Path, PathBuf};
@@ -121,31 +122,29 @@ impl ImageGrid<'_> {
     }
 }
 
-/// Points coloured by class (0-9), with a legend.
-pub fn scatter_by_class(
-    points: &[(f32, f32)],
-    labels: &[u8],
+/// A 2-D chart on a PNG page.
+type Chart<'a> = ChartContext<'a, BitMapBackend<'a>, Cartesian2d<RangedCoordf32, RangedCoordf32>>;
+
+/// Draws the frame every x-y figure shares (title, axes, light grid, legend) around `draw`.
+fn xy_figure(
+    path: &Path,
+    size: (u32, u32),
     title: &str,
     axes: (&str, &str),
-    path: &Path,
+    ranges: (std::ops::Range<f32>, std::ops::Range<f32>),
+    draw: impl FnOnce(&mut Chart) -> Result<(), String>,
 ) -> PlotResult {
     let e = err(path);
-    if points.len() != labels.len() || points.is_empty() {
-        return Err(e(format!("{} points and {} labels (need the same, non-zero number)", points.len(), labels.len())));
-    }
     ensure_font();
     create_dir_for(path)?;
-    let xr = padded_range(points.iter().map(|p| p.0));
-    let yr = padded_range(points.iter().map(|p| p.1));
-    let root = BitMapBackend::new(path, (760, 640)).into_drawing_area();
+    let root = BitMapBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
         .margin(15)
         .x_label_area_size(45)
-        .y_label_area_size(55)
-        .right_y_label_area_size(0)
-        .build_cartesian_2d(xr, yr)
+        .y_label_area_size(65)
+        .build_cartesian_2d(ranges.0, ranges.1)
         .map_err(|x| e(x.to_string()))?;
     chart
         .configure_mesh()
@@ -153,18 +152,10 @@ pub fn scatter_by_class(
         .y_desc(axes.1)
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
-        .light_line_style(WHITE)
+        .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(|x| e(x.to_string()))?;
-    for class in 0..10u8 {
-        let color = CLASS_COLORS[class as usize];
-        let series = points.iter().zip(labels).filter(|(_, l)| **l == class).map(|(p, _)| *p);
-        chart
-            .draw_series(series.map(|p| Circle::new(p, 2, color.mix(0.7).filled())))
-            .map_err(|x| e(x.to_string()))?
-            .label(class.to_string())
-            .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
-    }
+    draw(&mut chart).map_err(&e)?;
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
@@ -176,54 +167,54 @@ pub fn scatter_by_class(
     root.present().map_err(|x| e(x.to_string()))
 }
 
+/// Points coloured by class (0-9), with a legend.
+pub fn scatter_by_class(
+    points: &[(f32, f32)],
+    labels: &[u8],
+    title: &str,
+    axes: (&str, &str),
+    path: &Path,
+) -> PlotResult {
+    if points.len() != labels.len() || points.is_empty() {
+        let msg = format!("{} points and {} labels (need the same, non-zero number)", points.len(), labels.len());
+        return Err(err(path)(msg));
+    }
+    let ranges = (padded_range(points.iter().map(|p| p.0)), padded_range(points.iter().map(|p| p.1)));
+    xy_figure(path, (760, 640), title, axes, ranges, |chart| {
+        for class in 0..10u8 {
+            let color = CLASS_COLORS[class as usize];
+            let series = points.iter().zip(labels).filter(|(_, l)| **l == class).map(|(p, _)| *p);
+            chart
+                .draw_series(series.map(|p| Circle::new(p, 2, color.mix(0.7).filled())))
+                .map_err(|x| x.to_string())?
+                .label(class.to_string())
+                .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
+        }
+        Ok(())
+    })
+}
+
 /// Named curves over epochs (x = 1, 2, ...), with a legend.
 pub fn curves(series: &[(&str, &[f64])], title: &str, axes: (&str, &str), path: &Path) -> PlotResult {
-    let e = err(path);
     let n = series.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
     if n == 0 {
-        return Err(e("no values to plot".into()));
+        return Err(err(path)("no values to plot".into()));
     }
-    ensure_font();
-    create_dir_for(path)?;
     let all = series.iter().flat_map(|(_, v)| v.iter().map(|&y| y as f32));
-    let yr = padded_range(all);
-    let xr = 1f32..(n.max(2) as f32);
-    let root = BitMapBackend::new(path, (760, 480)).into_drawing_area();
-    root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(65)
-        .build_cartesian_2d(xr, yr)
-        .map_err(|x| e(x.to_string()))?;
-    chart
-        .configure_mesh()
-        .x_desc(axes.0)
-        .y_desc(axes.1)
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 16))
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    for (i, (name, values)) in series.iter().enumerate() {
-        let color = CLASS_COLORS[i % CLASS_COLORS.len()];
-        let pts: Vec<(f32, f32)> = values.iter().enumerate().map(|(k, &y)| ((k + 1) as f32, y as f32)).collect();
-        chart
-            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-            .map_err(|x| e(x.to_string()))?
-            .label(*name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-        chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled()))).map_err(|x| e(x.to_string()))?;
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    root.present().map_err(|x| e(x.to_string()))
+    let ranges = (1f32..(n.max(2) as f32), padded_range(all));
+    xy_figure(path, (760, 480), title, axes, ranges, |chart| {
+        for (i, (name, values)) in series.iter().enumerate() {
+            let color = CLASS_COLORS[i % CLASS_COLORS.len()];
+            let pts: Vec<(f32, f32)> = values.iter().enumerate().map(|(k, &y)| ((k + 1) as f32, y as f32)).collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                .map_err(|x| x.to_string())?
+                .label(*name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled()))).map_err(|x| x.to_string())?;
+        }
+        Ok(())
+    })
 }
 
 /// The range of the values with 5% room on each side (never empty).

@@ -23,6 +23,16 @@ fn run(trainer: &mut Trainer, epochs: usize) {
     }
 }
 
+/// Trains `cfg` for `epochs` and saves it in a fresh temporary folder.
+fn saved_after(epochs: usize, cfg: TrainConfig) -> (tempfile::TempDir, std::path::PathBuf, Trainer) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ckpt.safetensors");
+    let mut t = Trainer::new(cfg, &Device::Cpu).unwrap();
+    run(&mut t, epochs);
+    t.save(&path).unwrap();
+    (dir, path, t)
+}
+
 #[test]
 fn short_run_lowers_the_test_loss() {
     let dev = Device::Cpu;
@@ -54,11 +64,7 @@ fn same_seed_same_run_other_seed_other_run() {
 #[test]
 fn checkpoint_round_trip_gives_the_same_outputs() {
     let dev = Device::Cpu;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ckpt.safetensors");
-    let mut t = Trainer::new(tiny(1), &dev).unwrap();
-    run(&mut t, 1);
-    t.save(&path).unwrap();
+    let (dir, path, t) = saved_after(1, tiny(1));
     assert!(!dir.path().join("ckpt.safetensors.tmp").exists(), "the temporary file is renamed away");
     let (model, _vm, cfg) = train::load_model(&path, &dev).unwrap();
     assert_eq!(cfg, t.cfg);
@@ -92,11 +98,7 @@ fn resume_equals_an_uninterrupted_run() {
 #[test]
 fn resume_refuses_another_architecture_with_a_clear_error() {
     let dev = Device::Cpu;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ckpt.safetensors");
-    let mut t = Trainer::new(tiny(1), &dev).unwrap();
-    run(&mut t, 1);
-    t.save(&path).unwrap();
+    let (_dir, path, _) = saved_after(1, tiny(1));
     let mut other = tiny(2);
     other.model.latent_dim = 8;
     let e = Trainer::resume(&path, other, &dev).err().expect("must refuse");
@@ -136,11 +138,7 @@ fn corrupt_checkpoint_is_a_clear_error() {
 #[test]
 fn diverging_run_stops_with_a_message_and_keeps_the_checkpoint() {
     let dev = Device::Cpu;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ckpt.safetensors");
-    let mut t = Trainer::new(tiny(3), &dev).unwrap();
-    run(&mut t, 1);
-    t.save(&path).unwrap();
+    let (_dir, path, _) = saved_after(1, tiny(3));
     let saved = std::fs::read(&path).unwrap();
     // An absurd learning rate makes the weights, then the loss, overflow.
     let mut wild = Trainer::resume(&path, TrainConfig { lr: 1e30, ..tiny(3) }, &dev);
