@@ -9,6 +9,7 @@ pub use candle_nn;
 pub mod checkpoint;
 pub mod data;
 pub mod figures;
+pub mod fused;
 pub mod init;
 pub mod notebook;
 pub mod optim;

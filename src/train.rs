@@ -8,7 +8,7 @@ use crate::data::Mnist;
 use crate::init;
 use crate::optim::Adam;
 use crate::prob::SeededRng;
-use crate::vae::{Vae, VaeConfig, negative_elbo};
+use crate::vae::{Vae, VaeConfig, negative_elbo, negative_elbo_fast};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
@@ -211,8 +211,8 @@ impl Trainer {
             let idx = Tensor::from_slice(idx, idx.len(), &self.dev)?;
             let x = self.x_train.index_select(&idx, 0)?; // (batch, 784)
             let eps = noise.normal(&[idx.dim(0)?, self.cfg.model.latent_dim], &self.dev)?;
-            let out = self.model.forward(&x, &eps)?;
-            let loss = negative_elbo(&x, &out)?;
+            let out = self.model.forward_fast(&x, &eps)?;
+            let loss = negative_elbo_fast(&x, &out)?;
             let value = loss.total.to_scalar::<f32>()? as f64;
             if !value.is_finite() {
                 let last_good = self.history.len();
@@ -254,7 +254,7 @@ impl Trainer {
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
         let mut tensors =
             named_vars(&self.varmap)?.into_iter().map(|(n, v)| (n, v.as_tensor().clone())).collect::<Vec<_>>();
-        tensors.extend(self.opt.state());
+        tensors.extend(self.opt.state()?);
         let metadata = HashMap::from([
             ("format".to_string(), FORMAT.to_string()),
             ("model".to_string(), MODEL_KIND.to_string()),

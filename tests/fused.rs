@@ -1,0 +1,116 @@
+//! The fused CPU kernels against the plain tensor code they replace: same values, same gradients.
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::VarMap;
+use vae_book::fused;
+use vae_book::optim::Adam;
+use vae_book::prob::{self, SeededRng};
+use vae_book::train::{build_model, named_vars};
+use vae_book::vae::{VaeConfig, negative_elbo, negative_elbo_fast};
+
+fn close(a: &Tensor, b: &Tensor, tol: f32, what: &str) {
+    let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    let scale = b.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!((x - y).abs() <= tol * scale, "{what}[{i}]: fused {x} vs plain {y} (scale {scale})");
+    }
+}
+
+#[test]
+fn linear_matches_matmul_plus_bias_with_gradients() {
+    let dev = Device::Cpu;
+    let mut rng = SeededRng::new(1);
+    let x = Var::from_tensor(&rng.normal(&[5, 7], &dev).unwrap()).unwrap();
+    let w = Var::from_tensor(&rng.normal(&[3, 7], &dev).unwrap()).unwrap();
+    let b = Var::from_tensor(&rng.normal(&[3], &dev).unwrap()).unwrap();
+    let plain = x.matmul(&w.t().unwrap()).unwrap().broadcast_add(&b).unwrap();
+    let fast = fused::linear(&x, &w, &b, true).unwrap();
+    close(&fast, &plain, 1e-5, "output");
+    let weights = rng.normal(&[5, 3], &dev).unwrap(); // a loss that weights every output differently
+    let gp = (plain * &weights).unwrap().sum_all().unwrap().backward().unwrap();
+    let gf = (fast * &weights).unwrap().sum_all().unwrap().backward().unwrap();
+    for (v, name) in [(&x, "x"), (&w, "w"), (&b, "b")] {
+        close(gf.get(v).unwrap(), gp.get(v).unwrap(), 1e-5, name);
+    }
+    // Without the input gradient, x gets none and the others are unchanged.
+    let g = (fused::linear(&x, &w, &b, false).unwrap() * &weights).unwrap().sum_all().unwrap().backward().unwrap();
+    assert!(g.get(&x).is_none());
+    close(g.get(&w).unwrap(), gp.get(&w).unwrap(), 1e-5, "w without input grad");
+}
+
+#[test]
+fn relu_matches_with_gradient() {
+    let dev = Device::Cpu;
+    let x = Var::from_tensor(&SeededRng::new(2).normal(&[4, 9], &dev).unwrap()).unwrap();
+    let w = SeededRng::new(3).normal(&[4, 9], &dev).unwrap();
+    close(&fused::relu(&x).unwrap(), &x.relu().unwrap(), 0.0, "relu");
+    let gp = (x.relu().unwrap() * &w).unwrap().sum_all().unwrap().backward().unwrap();
+    let gf = (fused::relu(&x).unwrap() * &w).unwrap().sum_all().unwrap().backward().unwrap();
+    close(gf.get(&x).unwrap(), gp.get(&x).unwrap(), 0.0, "relu grad");
+}
+
+#[test]
+fn bernoulli_matches_the_stable_formula_over_a_wide_range() {
+    let dev = Device::Cpu;
+    // Logits from -40 to 40 (including exact zeros), targets from 0 to 1.
+    let n = 784;
+    let l: Vec<f32> = (0..2 * n).map(|i| -40.0 + 80.0 * (i % n) as f32 / (n - 1) as f32).collect();
+    let x: Vec<f32> = (0..2 * n).map(|i| ((i * 37) % 101) as f32 / 100.0).collect();
+    let l = Var::from_tensor(&Tensor::from_vec(l, (2, n), &dev).unwrap()).unwrap();
+    let x = Tensor::from_vec(x, (2, n), &dev).unwrap();
+    let plain = prob::bernoulli_log_likelihood_logits(&x, &l).unwrap().neg().unwrap();
+    let fast = fused::bernoulli_nll(&x, &l).unwrap();
+    close(&fast, &plain, 1e-5, "nll");
+    let gp = plain.sum_all().unwrap().backward().unwrap();
+    let gf = fast.sum_all().unwrap().backward().unwrap();
+    close(gf.get(&l).unwrap(), gp.get(&l).unwrap(), 1e-5, "d nll / d logits");
+}
+
+#[test]
+fn fast_model_path_matches_the_plain_one() {
+    let dev = Device::Cpu;
+    let cfg = VaeConfig { input_dim: 784, hidden: 48, latent_dim: 6 };
+    let varmap = VarMap::new();
+    let model = build_model(cfg, &varmap, &dev).unwrap();
+    vae_book::init::pytorch_default_init(&varmap, 9).unwrap();
+    let x = vae_book::data::Mnist::embedded().unwrap().test.images(&dev).unwrap().narrow(0, 0, 32).unwrap();
+    let eps = SeededRng::new(4).normal(&[32, 6], &dev).unwrap();
+    let plain = negative_elbo(&x, &model.forward(&x, &eps).unwrap()).unwrap();
+    let fast = negative_elbo_fast(&x, &model.forward_fast(&x, &eps).unwrap()).unwrap();
+    close(&fast.total, &plain.total, 1e-5, "loss");
+    let gp = plain.total.backward().unwrap();
+    let gf = fast.total.backward().unwrap();
+    for (name, var) in named_vars(&varmap).unwrap() {
+        close(gf.get(&var).unwrap(), gp.get(&var).unwrap(), 1e-4, &name);
+    }
+}
+
+#[test]
+fn fused_adam_matches_the_tensor_version() {
+    let dev = Device::Cpu;
+    let make = || {
+        let w = Var::from_tensor(&SeededRng::new(5).normal(&[6, 4], &dev).unwrap()).unwrap();
+        let b = Var::zeros(4, DType::F32, &dev).unwrap();
+        vec![("w".to_string(), w), ("b".to_string(), b)]
+    };
+    let (va, vb) = (make(), make());
+    let mut fused = Adam::with_kernel(va.clone(), 0.01, true).unwrap();
+    let mut plain = Adam::with_kernel(vb.clone(), 0.01, false).unwrap();
+    let x = SeededRng::new(6).normal(&[3, 6], &dev).unwrap();
+    for _ in 0..5 {
+        for (opt, vars) in [(&mut fused, &va), (&mut plain, &vb)] {
+            let loss = x.matmul(&vars[0].1).unwrap().broadcast_add(&vars[1].1).unwrap().sqr().unwrap().sum_all().unwrap();
+            opt.step(&loss.backward().unwrap()).unwrap();
+        }
+    }
+    for (a, b) in va.iter().zip(&vb) {
+        close(a.1.as_tensor(), b.1.as_tensor(), 1e-5, &a.0);
+    }
+    // The saved state is the same too, so checkpoints do not depend on the kernel.
+    for ((na, ta), (nb, tb)) in fused.state().unwrap().iter().zip(plain.state().unwrap().iter()) {
+        assert_eq!(na, nb);
+        close(ta, tb, 1e-4, na);
+    }
+}
