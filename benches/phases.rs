@@ -5,7 +5,6 @@ use std::time::Instant;
 use vae_book::prob::SeededRng;
 use vae_book::train::{TrainConfig, Trainer};
 
-
 fn main() -> anyhow::Result<()> {
     let dev = Device::Cpu;
     let mut t = Trainer::new(TrainConfig::default(), &dev)?;

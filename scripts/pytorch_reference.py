@@ -61,6 +61,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--order", help="file of little-endian u32 training-set permutations, one per epoch "
+                   "(written by `cargo bench --bench train`), for the same batch order as the Rust run")
     args = p.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -68,11 +70,16 @@ def main():
     x_test = read_images("t10k-images-idx3-ubyte.gz")
     model = VAE()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    orders = None
+    if args.order:
+        with open(args.order, "rb") as f:
+            raw = f.read()
+        orders = torch.frombuffer(bytearray(raw), dtype=torch.int32).long().reshape(-1, len(x_train))
     history = []
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
         model.train()
-        perm = torch.randperm(len(x_train))
+        perm = orders[epoch - 1] if orders is not None else torch.randperm(len(x_train))
         total = 0.0
         for i in range(0, len(x_train), args.batch_size):
             x = x_train[perm[i : i + args.batch_size]]

@@ -21,21 +21,96 @@ fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]>
     }
 }
 
-/// Matrix product through the `gemm` crate: `dst = (accumulate ? dst : 0) + a (m x k) * b`, where
-/// `b` is `k x n` read with strides `(b_rs, b_cs)`. All slices row-major.
+/// A row-major `rows x cols` matrix read through strides: element `(i, j)` is at `i * rs + j * cs`.
+#[derive(Clone, Copy)]
+struct Mat<'a> {
+    data: &'a [f32],
+    rs: usize,
+    cs: usize,
+}
+
+impl<'a> Mat<'a> {
+    fn rows(data: &'a [f32], cols: usize) -> Self {
+        Self { data, rs: cols, cs: 1 }
+    }
+    /// The transpose of a row-major `rows x cols` matrix.
+    fn transposed(data: &'a [f32], cols: usize) -> Self {
+        Self { data, rs: 1, cs: cols }
+    }
+}
+
+/// `dst (m x n, row-major) = (accumulate ? dst : 0) + a (m x k) * b (k x n)`, by the `gemm` crate.
+///
+/// With several threads the work is split in two halves computed side by side, along the rows of
+/// `a` or the columns of `b`, whichever operand is larger, so that each thread reads (and packs)
+/// only half of it. At these sizes (a batch of 128) that scales better than `gemm`'s own split.
+fn matmul_into(dst: &mut [f32], accumulate: bool, a: Mat, b: Mat, m: usize, k: usize, n: usize) {
+    let fits = |x: &Mat, r: usize, c: usize| r == 0 || c == 0 || (r - 1) * x.rs + (c - 1) * x.cs < x.data.len();
+    assert!(dst.len() == m * n && fits(&a, m, k) && fits(&b, k, n), "matmul_into: shape mismatch");
+    let parallel = m * n * k >= 1 << 21 && candle_core::utils::get_num_threads() > 1;
+    let dst = DstPtr(dst.as_mut_ptr());
+    // SAFETY (all three calls): the assertion keeps every strided read inside `a` and `b`, and the
+    // two halves write disjoint parts of `dst`, which this function borrows mutably.
+    if parallel && m * k >= k * n && m >= 16 {
+        let h = m / 2;
+        let a2 = Mat { data: &a.data[h * a.rs..], ..a };
+        rayon::join(
+            || unsafe { gemm_raw(dst, n, accumulate, a, b, h, k, n) },
+            || unsafe { gemm_raw(dst.offset(h * n), n, accumulate, a2, b, m - h, k, n) },
+        );
+    } else if parallel && n >= 16 {
+        let h = n / 2;
+        let b2 = Mat { data: &b.data[h * b.cs..], ..b };
+        rayon::join(
+            || unsafe { gemm_raw(dst, n, accumulate, a, b, m, k, h) },
+            || unsafe { gemm_raw(dst.offset(h), n, accumulate, a, b2, m, k, n - h) },
+        );
+    } else {
+        unsafe { gemm_raw(dst, n, accumulate, a, b, m, k, n) }
+    }
+}
+
+/// A destination pointer that may be handed to another thread (the halves never overlap).
+#[derive(Clone, Copy)]
+struct DstPtr(*mut f32);
+unsafe impl Send for DstPtr {}
+unsafe impl Sync for DstPtr {}
+
+impl DstPtr {
+    fn offset(self, by: usize) -> Self {
+        // SAFETY: callers stay inside the destination slice.
+        DstPtr(unsafe { self.0.add(by) })
+    }
+}
+
+/// One single-threaded `gemm` call; `dst` has row stride `dst_rs`.
+///
+/// # Safety
+/// `dst` must be valid for `m` rows of `n` elements at row stride `dst_rs`, not aliased, and `a`
+/// and `b` must hold `m x k` and `k x n` elements at their strides.
 #[allow(clippy::too_many_arguments)]
-fn matmul_into(dst: &mut [f32], accumulate: bool, a: &[f32], b: &[f32], m: usize, k: usize, n: usize, b_rs: isize, b_cs: isize) {
-    assert!(dst.len() == m * n && a.len() == m * k && b.len() == k * n, "matmul_into: shape mismatch");
-    let threads = if m * n * k > 1 << 20 { candle_core::utils::get_num_threads() } else { 1 };
-    let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-    // SAFETY: the slices have the sizes asserted above and the strides stay inside them.
+unsafe fn gemm_raw(dst: DstPtr, dst_rs: usize, accumulate: bool, a: Mat, b: Mat, m: usize, k: usize, n: usize) {
     unsafe {
         gemm::gemm(
-            m, n, k,
-            dst.as_mut_ptr(), 1, n as isize, accumulate,
-            a.as_ptr(), 1, k as isize,
-            b.as_ptr(), b_cs, b_rs,
-            1.0, 1.0, false, false, false, par,
+            m,
+            n,
+            k,
+            dst.0,
+            1,
+            dst_rs as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
         )
     }
 }
@@ -69,8 +144,7 @@ impl CustomOp3 for Linear {
         for _ in 0..batch {
             dst.extend_from_slice(b);
         }
-        // w^T as an (in x out) matrix: element (i, o) sits at o * in + i.
-        matmul_into(&mut dst, true, x, w, batch, inp, out, 1, inp as isize);
+        matmul_into(&mut dst, true, Mat::rows(x, inp), Mat::transposed(w, inp), batch, inp, out);
         Ok((CpuStorage::F32(dst), Shape::from((batch, out))))
     }
 
@@ -83,10 +157,50 @@ impl CustomOp3 for Linear {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
-        let grad_x = if self.input_grad { Some(grad.matmul(&w.detach())?) } else { None };
-        let grad_w = grad.t()?.matmul(&x.detach())?;
+        let grad_x = if self.input_grad { Some(grad.apply_op2_no_bwd(&w.contiguous()?, &GradInput)?) } else { None };
+        let grad_w = grad.apply_op2_no_bwd(&x.contiguous()?, &GradWeight)?;
         let grad_b = grad.apply_op1_no_bwd(&SumRows)?;
         Ok((grad_x, Some(grad_w), Some(grad_b)))
+    }
+}
+
+/// `grad (batch, out) * w (out, in)`: the gradient of a linear layer's input.
+struct GradInput;
+
+impl CustomOp2 for GradInput {
+    fn name(&self) -> &'static str {
+        "fused-linear-grad-input"
+    }
+
+    fn cpu_fwd(&self, gs: &CpuStorage, gl: &Layout, ws: &CpuStorage, wl: &Layout) -> Result<(CpuStorage, Shape)> {
+        let ((batch, out), (out_w, inp)) = (gl.shape().dims2()?, wl.shape().dims2()?);
+        if out != out_w {
+            bail!("fused-linear-grad-input: grad {:?} and w {:?} do not fit", gl.dims(), wl.dims())
+        }
+        let (g, w) = (f32_slice(gs, gl, "grad")?, f32_slice(ws, wl, "w")?);
+        let mut dst = vec![0.0f32; batch * inp];
+        matmul_into(&mut dst, false, Mat::rows(g, out), Mat::rows(w, inp), batch, out, inp);
+        Ok((CpuStorage::F32(dst), Shape::from((batch, inp))))
+    }
+}
+
+/// `grad^T (out, batch) * x (batch, in)`: the gradient of a linear layer's weight.
+struct GradWeight;
+
+impl CustomOp2 for GradWeight {
+    fn name(&self) -> &'static str {
+        "fused-linear-grad-weight"
+    }
+
+    fn cpu_fwd(&self, gs: &CpuStorage, gl: &Layout, xs: &CpuStorage, xl: &Layout) -> Result<(CpuStorage, Shape)> {
+        let ((batch, out), (batch_x, inp)) = (gl.shape().dims2()?, xl.shape().dims2()?);
+        if batch != batch_x {
+            bail!("fused-linear-grad-weight: grad {:?} and x {:?} do not fit", gl.dims(), xl.dims())
+        }
+        let (g, x) = (f32_slice(gs, gl, "grad")?, f32_slice(xs, xl, "x")?);
+        let mut dst = vec![0.0f32; out * inp];
+        matmul_into(&mut dst, false, Mat::transposed(g, out), Mat::rows(x, inp), out, batch, inp);
+        Ok((CpuStorage::F32(dst), Shape::from((out, inp))))
     }
 }
 
@@ -177,7 +291,8 @@ fn ln_1p_unit(e: f32) -> f32 {
     let s2 = s * s;
     let series = 1.0
         + s2 * (1.0 / 3.0
-            + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 + s2 * (1.0 / 11.0 + s2 * (1.0 / 13.0 + s2 / 15.0))))));
+            + s2 * (1.0 / 5.0
+                + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 + s2 * (1.0 / 11.0 + s2 * (1.0 / 13.0 + s2 / 15.0))))));
     2.0 * s * series
 }
 
@@ -217,7 +332,13 @@ impl CustomOp2 for BernoulliNll {
         Ok((CpuStorage::F32(nll), Shape::from(rows)))
     }
 
-    fn bwd(&self, _l: &Tensor, _x: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        _l: &Tensor,
+        _x: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let saved = self.grad.lock().map_err(|_| candle_core::Error::Msg("loss gradient lock poisoned".into()))?;
         let Some(grad) = saved.as_ref() else { bail!("fused-bernoulli-nll: backward before forward") };
         Ok((Some(grad.broadcast_mul(&grad_res.unsqueeze(1)?)?), None))

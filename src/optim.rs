@@ -99,7 +99,10 @@ impl Adam {
                 Moments::Host(state) => {
                     let state = state.lock().map_err(|_| lock_error())?;
                     let dims = var.dims();
-                    (Tensor::from_slice(&state.0, dims, &Device::Cpu)?, Tensor::from_slice(&state.1, dims, &Device::Cpu)?)
+                    (
+                        Tensor::from_slice(&state.0, dims, &Device::Cpu)?,
+                        Tensor::from_slice(&state.1, dims, &Device::Cpu)?,
+                    )
                 }
             };
             out.push((format!("adam.m.{name}"), m));
@@ -123,7 +126,7 @@ impl Adam {
             match moments {
                 Moments::Device { m, v } => (*m, *v) = (saved[0].clone(), saved[1].clone()),
                 Moments::Host(state) => {
-                    let mut state = state.lock().map_err(|_| lock_error())?;
+                    let state = state.get_mut().map_err(|_| lock_error())?;
                     state.0 = saved[0].flatten_all()?.to_vec1()?;
                     state.1 = saved[1].flatten_all()?.to_vec1()?;
                 }

@@ -101,7 +101,8 @@ fn fused_adam_matches_the_tensor_version() {
     let x = SeededRng::new(6).normal(&[3, 6], &dev).unwrap();
     for _ in 0..5 {
         for (opt, vars) in [(&mut fused, &va), (&mut plain, &vb)] {
-            let loss = x.matmul(&vars[0].1).unwrap().broadcast_add(&vars[1].1).unwrap().sqr().unwrap().sum_all().unwrap();
+            let loss =
+                x.matmul(&vars[0].1).unwrap().broadcast_add(&vars[1].1).unwrap().sqr().unwrap().sum_all().unwrap();
             opt.step(&loss.backward().unwrap()).unwrap();
         }
     }

@@ -1,0 +1,82 @@
+//! Micro-benchmarks of the fused kernels against the plain candle operations they replace,
+//! at the classic VAE's sizes (batch 128, 784 pixels, 400 hidden units). `cargo bench --bench ops`
+use candle_core::{Device, Tensor};
+use std::time::Instant;
+fn time<F: FnMut() -> candle_core::Result<()>>(name: &str, mut f: F) -> candle_core::Result<()> {
+    for _ in 0..5 {
+        f()?;
+    }
+    let n = 200;
+    let s = Instant::now();
+    for _ in 0..n {
+        f()?;
+    }
+    println!("{name}: {:.1} us", s.elapsed().as_secs_f64() * 1e6 / n as f64);
+    Ok(())
+}
+fn main() -> candle_core::Result<()> {
+    let dev = Device::Cpu;
+    let x = Tensor::rand(0f32, 1f32, (128, 784), &dev)?;
+    let w = Tensor::rand(-0.03f32, 0.03f32, (400, 784), &dev)?;
+    let b = Tensor::rand(-0.03f32, 0.03f32, 400, &dev)?;
+    let w2 = Tensor::rand(-0.03f32, 0.03f32, (784, 400), &dev)?;
+    let b2 = Tensor::rand(-0.03f32, 0.03f32, 784, &dev)?;
+    let h = Tensor::rand(0f32, 1f32, (128, 400), &dev)?;
+    time("candle linear 784->400", || {
+        let _ = x.matmul(&w.t()?)?.broadcast_add(&b)?;
+        Ok(())
+    })?;
+    time("fused linear 784->400", || {
+        let _ = vae_book::fused::linear(&x, &w, &b, false)?;
+        Ok(())
+    })?;
+    time("candle linear 400->784", || {
+        let _ = h.matmul(&w2.t()?)?.broadcast_add(&b2)?;
+        Ok(())
+    })?;
+    time("fused linear 400->784", || {
+        let _ = vae_book::fused::linear(&h, &w2, &b2, false)?;
+        Ok(())
+    })?;
+    let l = Tensor::randn(0f32, 3f32, (128, 784), &dev)?;
+    time("plain bernoulli", || {
+        let _ = vae_book::prob::bernoulli_log_likelihood_logits(&x, &l)?;
+        Ok(())
+    })?;
+    time("fused bernoulli", || {
+        let _ = vae_book::fused::bernoulli_nll(&x, &l)?;
+        Ok(())
+    })?;
+    time("relu", || {
+        let _ = h.relu()?;
+        Ok(())
+    })?;
+    time("fused relu", || {
+        let _ = vae_book::fused::relu(&h)?;
+        Ok(())
+    })?;
+    let g = Tensor::rand(0f32, 1f32, (128, 400), &dev)?;
+    time("grad_w g^T x", || {
+        let _ = g.t()?.matmul(&x)?;
+        Ok(())
+    })?;
+    let g2 = Tensor::rand(0f32, 1f32, (128, 784), &dev)?;
+    time("grad_x g2 w2", || {
+        let _ = g2.matmul(&w2)?;
+        Ok(())
+    })?;
+    time("grad_w2 g2^T h", || {
+        let _ = g2.t()?.matmul(&h)?;
+        Ok(())
+    })?;
+    time("sum0", || {
+        let _ = g2.sum(0)?;
+        Ok(())
+    })?;
+    time("zeros+add", || {
+        let z = w2.zeros_like()?;
+        let _ = z.add(&w2)?;
+        Ok(())
+    })?;
+    Ok(())
+}
