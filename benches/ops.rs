@@ -78,5 +78,50 @@ fn main() -> candle_core::Result<()> {
         let _ = z.add(&w2)?;
         Ok(())
     })?;
+    // One backward pass of the whole model, fused and plain, on a fixed batch.
+    let varmap = candle_nn::VarMap::new();
+    let model = vae_book::train::build_model(vae_book::vae::VaeConfig::default(), &varmap, &dev)?;
+    vae_book::init::pytorch_default_init(&varmap, 1)?;
+    let eps = Tensor::randn(0f32, 1f32, (128, 20), &dev)?;
+    let fast = vae_book::vae::negative_elbo_fast(&x, &model.forward_fast(&x, &eps)?)?.total;
+    let plain = vae_book::vae::negative_elbo(&x, &model.forward(&x, &eps)?)?.total;
+    time("model forward fused", || {
+        let _ = vae_book::vae::negative_elbo_fast(&x, &model.forward_fast(&x, &eps)?)?;
+        Ok(())
+    })?;
+    time("model backward fused", || {
+        let _ = fast.backward()?;
+        Ok(())
+    })?;
+    time("model backward plain", || {
+        let _ = plain.backward()?;
+        Ok(())
+    })?;
+    let wv = candle_core::Var::from_tensor(&w)?;
+    let bv = candle_core::Var::from_tensor(&b)?;
+    let out1 = vae_book::fused::linear(&x, &wv, &bv, false)?.sum_all()?;
+    time("backward of fused linear 784->400 (no input grad)", || {
+        let _ = out1.backward()?;
+        Ok(())
+    })?;
+    let hv = candle_core::Var::from_tensor(&h)?;
+    let w2v = candle_core::Var::from_tensor(&w2)?;
+    let b2v = candle_core::Var::from_tensor(&b2)?;
+    let out2 = vae_book::fused::linear(&hv, &w2v, &b2v, true)?.sum_all()?;
+    time("backward of fused linear 400->784 (input grad)", || {
+        let _ = out2.backward()?;
+        Ok(())
+    })?;
+    let r = vae_book::fused::relu(&hv)?.sum_all()?;
+    time("backward of fused relu 128x400", || {
+        let _ = r.backward()?;
+        Ok(())
+    })?;
+    let l = candle_core::Var::from_tensor(&l)?;
+    let nll = vae_book::fused::bernoulli_nll(&x, &l)?.mean_all()?;
+    time("backward of fused bernoulli", || {
+        let _ = nll.backward()?;
+        Ok(())
+    })?;
     Ok(())
 }

@@ -6,14 +6,21 @@
 //! PyTorch runs `scripts/pytorch_reference.py` with the Python in `VAE_BOOK_PYTHON` (default: the
 //! venv `~/.cache/vae-book/torch-venv`, else `python3`); without torch, only candle is timed.
 //! `BENCH_EPOCHS` (default 5) and `BENCH_ROUNDS` (default 2) set the size of the run.
+//! It also splits one epoch into forward + loss, backward and optimizer time, for the plain code
+//! the book teaches (autograd over stock candle ops, tensor-op Adam) and for the fused kernels the
+//! trainer uses. `cargo bench --bench train -- --write` also writes the tables to
+//! `book/src/generated/compute-cost.md`, which the compute-cost chapter includes.
 
 use anyhow::{Context, Result};
 use candle_core::Device;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Instant;
+use vae_book::optim::Adam;
 use vae_book::prob::SeededRng;
-use vae_book::train::{TrainConfig, Trainer};
+use vae_book::train::{TrainConfig, Trainer, named_vars};
+use vae_book::vae::{negative_elbo, negative_elbo_fast};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -41,6 +48,74 @@ fn candle_run(epochs: usize) -> Result<Run> {
         run.test_loss = m.test_loss;
     }
     Ok(run)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Path {
+    /// Autograd over stock candle ops, tensor-op Adam: the code the book teaches.
+    Plain,
+    /// Autograd over the fused kernels of `vae_book::fused`, in-place Adam.
+    Fused,
+    /// The hand-written backward pass of `vae_book::manual`, in-place Adam: what `Trainer` runs.
+    Manual,
+}
+
+/// Seconds of forward + loss, backward and optimizer over one epoch (the median of `epochs`).
+/// The hand-written path computes forward and backward in one call: its time is all in "backward".
+fn phases(path: Path, epochs: usize) -> Result<[f64; 3]> {
+    let fast = path != Path::Plain;
+    let dev = Device::Cpu;
+    let t = Trainer::new(TrainConfig::default(), &dev)?;
+    let x_train = t.data.train.images(&dev)?;
+    let mut opt = Adam::with_kernel(named_vars(&t.varmap)?, 1e-3, fast)?;
+    let mut per_epoch = vec![];
+    let mut manual = vae_book::manual::ManualStep::new();
+    let x_host = x_train.flatten_all()?.to_vec1::<f32>()?;
+    for epoch in 1..=epochs as u64 {
+        let perm = SeededRng::derived(42, "shuffle", epoch).permutation(x_train.dim(0)?);
+        let mut noise = SeededRng::derived(42, "noise", epoch);
+        let mut sums = [0.0; 3];
+        for idx in perm.chunks(128) {
+            if path == Path::Manual {
+                let start = Instant::now();
+                let eps = noise.normal_vec(idx.len() * 20);
+                let x: Vec<f32> = idx.iter().flat_map(|&i| &x_host[i as usize * 784..][..784]).copied().collect();
+                manual.run(&t.model, &x, &eps, idx.len())?;
+                let backward_done = Instant::now();
+                opt.step_host(|name| manual.grad(name))?;
+                sums[1] += (backward_done - start).as_secs_f64();
+                sums[2] += backward_done.elapsed().as_secs_f64();
+                continue;
+            }
+            let start = Instant::now();
+            let idx = candle_core::Tensor::from_slice(idx, idx.len(), &dev)?;
+            let x = x_train.index_select(&idx, 0)?;
+            let eps = noise.normal(&[idx.dim(0)?, 20], &dev)?;
+            let loss = if fast {
+                negative_elbo_fast(&x, &t.model.forward_fast(&x, &eps)?)?
+            } else {
+                negative_elbo(&x, &t.model.forward(&x, &eps)?)?
+            };
+            let _ = loss.total.to_scalar::<f32>()?;
+            let forward_done = Instant::now();
+            let grads = loss.total.backward()?;
+            let backward_done = Instant::now();
+            opt.step(&grads)?;
+            sums[0] += (forward_done - start).as_secs_f64();
+            sums[1] += (backward_done - forward_done).as_secs_f64();
+            sums[2] += backward_done.elapsed().as_secs_f64();
+        }
+        per_epoch.push(sums);
+    }
+    let per_epoch = &per_epoch[1..]; // the first epoch warms up
+    Ok(std::array::from_fn(|i| median(per_epoch.iter().map(|p| p[i]).collect())))
+}
+
+fn cpu_name() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    info.lines()
+        .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        .unwrap_or_else(|| "unknown CPU".into())
 }
 
 fn python() -> String {
@@ -119,16 +194,42 @@ fn main() -> Result<()> {
         }
     }
     let (ct, ce) = (median(c_train), median(c_eval));
-    println!();
-    println!("| | train s/epoch | test eval s | test -ELBO after {epochs} epochs |");
-    println!("|---|---:|---:|---:|");
-    println!("| candle (vae-book) | {ct:.3} | {ce:.4} | {c_loss:.2} |");
-    if let Some(v) = torch_version {
+    let mut md = format!(
+        "Measured by `cargo bench --bench train` on {} ({threads} threads), {n_train} training images, \
+         batch 128, {epochs} epochs x {rounds} rounds, candle and PyTorch alternating; medians of epochs 2 to {epochs}.\n\n",
+        cpu_name()
+    );
+    md +=
+        &format!("| | train s/epoch | test evaluation s | test −ELBO after {epochs} epochs |\n|---|---:|---:|---:|\n");
+    md += &format!("| candle (this crate) | {ct:.3} | {ce:.4} | {c_loss:.2} |\n");
+    if let Some(v) = &torch_version {
         let (tt, te) = (median(t_train), median(t_eval));
-        println!("| PyTorch {v} | {tt:.3} | {te:.4} | {t_loss:.2} |");
-        println!("| ratio candle / PyTorch | {:.2} | {:.2} | {:+.2} nats |", ct / tt, ce / te, c_loss - t_loss);
+        md += &format!("| PyTorch {v} | {tt:.3} | {te:.4} | {t_loss:.2} |\n");
+        md += &format!(
+            "| ratio candle / PyTorch | **{:.2}** | {:.2} | {:+.2} nats |\n",
+            ct / tt,
+            ce / te,
+            c_loss - t_loss
+        );
     } else {
-        println!("(no PyTorch: install torch into ~/.cache/vae-book/torch-venv or set VAE_BOOK_PYTHON)");
+        md += "\n(PyTorch was not available for this run.)\n";
+    }
+    md += "\nOne epoch of candle, split by phase (seconds):\n\n";
+    md += "| | forward + loss | backward | optimizer | total |\n|---|---:|---:|---:|---:|\n";
+    for (name, path) in [
+        ("plain: autograd over stock candle ops, tensor-op Adam", Path::Plain),
+        ("fused kernels under autograd, in-place Adam", Path::Fused),
+        ("hand-written backward, in-place Adam (what `Trainer` runs)", Path::Manual),
+    ] {
+        let p = phases(path, epochs)?;
+        let fwd = if path == Path::Manual { "(in backward)".to_string() } else { format!("{:.3}", p[0]) };
+        md += &format!("| {name} | {fwd} | {:.3} | {:.3} | {:.3} |\n", p[1], p[2], p.iter().sum::<f64>());
+    }
+    println!("\n{md}");
+    if std::env::args().any(|a| a == "--write") {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("book/src/generated/compute-cost.md");
+        std::fs::write(&path, &md)?;
+        println!("wrote {}", path.display());
     }
     Ok(())
 }

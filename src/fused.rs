@@ -23,18 +23,18 @@ fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]>
 
 /// A row-major `rows x cols` matrix read through strides: element `(i, j)` is at `i * rs + j * cs`.
 #[derive(Clone, Copy)]
-struct Mat<'a> {
+pub(crate) struct Mat<'a> {
     data: &'a [f32],
     rs: usize,
     cs: usize,
 }
 
 impl<'a> Mat<'a> {
-    fn rows(data: &'a [f32], cols: usize) -> Self {
+    pub(crate) fn rows(data: &'a [f32], cols: usize) -> Self {
         Self { data, rs: cols, cs: 1 }
     }
     /// The transpose of a row-major `rows x cols` matrix.
-    fn transposed(data: &'a [f32], cols: usize) -> Self {
+    pub(crate) fn transposed(data: &'a [f32], cols: usize) -> Self {
         Self { data, rs: 1, cs: cols }
     }
 }
@@ -44,7 +44,7 @@ impl<'a> Mat<'a> {
 /// With several threads the work is split in two halves computed side by side, along the rows of
 /// `a` or the columns of `b`, whichever operand is larger, so that each thread reads (and packs)
 /// only half of it. At these sizes (a batch of 128) that scales better than `gemm`'s own split.
-fn matmul_into(dst: &mut [f32], accumulate: bool, a: Mat, b: Mat, m: usize, k: usize, n: usize) {
+pub(crate) fn matmul_into(dst: &mut [f32], accumulate: bool, a: Mat, b: Mat, m: usize, k: usize, n: usize) {
     let fits = |x: &Mat, r: usize, c: usize| r == 0 || c == 0 || (r - 1) * x.rs + (c - 1) * x.cs < x.data.len();
     assert!(dst.len() == m * n && fits(&a, m, k) && fits(&b, k, n), "matmul_into: shape mismatch");
     let parallel = m * n * k >= 1 << 21 && candle_core::utils::get_num_threads() > 1;
@@ -209,6 +209,16 @@ pub fn linear(x: &Tensor, w: &Tensor, b: &Tensor, input_grad: bool) -> Result<Te
     x.contiguous()?.apply_op3(&w.contiguous()?, b, Linear { input_grad })
 }
 
+/// `acc = sum over rows of g` for a row-major `g` with `acc.len()` columns.
+pub(crate) fn sum_rows_into(g: &[f32], acc: &mut [f32]) {
+    acc.fill(0.0);
+    for row in g.chunks_exact(acc.len()) {
+        for (a, &v) in acc.iter_mut().zip(row) {
+            *a += v;
+        }
+    }
+}
+
 /// The sum over rows of a `(rows, cols)` matrix, row by row (candle's `sum(0)` walks columns
 /// with a stride, which is several times slower for the bias gradients here).
 struct SumRows;
@@ -220,13 +230,8 @@ impl CustomOp1 for SumRows {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let (_, cols) = l.shape().dims2()?;
-        let g = f32_slice(s, l, "gradient")?;
         let mut acc = vec![0.0f32; cols];
-        for row in g.chunks_exact(cols) {
-            for (a, &v) in acc.iter_mut().zip(row) {
-                *a += v;
-            }
-        }
+        sum_rows_into(f32_slice(s, l, "gradient")?, &mut acc);
         Ok((CpuStorage::F32(acc), Shape::from(cols)))
     }
 }
@@ -296,6 +301,25 @@ fn ln_1p_unit(e: f32) -> f32 {
     2.0 * s * series
 }
 
+/// For each row of `l` and `x` (`cols` wide): `nll[row] = sum_j softplus(l_j) - x_j l_j`, and
+/// `grad = scale * (sigmoid(l) - x)`, its gradient, from the same `exp`.
+pub(crate) fn bernoulli_nll_rows(l: &[f32], x: &[f32], cols: usize, scale: f32, nll: &mut [f32], grad: &mut [f32]) {
+    let mut terms = vec![0.0f32; cols];
+    let rows = l.chunks_exact(cols).zip(x.chunks_exact(cols)).zip(grad.chunks_exact_mut(cols));
+    for (((lr, xr), gr), out) in rows.zip(nll.iter_mut()) {
+        for (((&l, &x), g), t) in lr.iter().zip(xr).zip(gr.iter_mut()).zip(terms.iter_mut()) {
+            // e = exp(-|l|) in (0, 1]: softplus(l) = max(l, 0) + ln(1 + e), and
+            // sigmoid(l) = 1 / (1 + e) for l >= 0, e / (1 + e) otherwise.
+            let e = exp_nonpositive(-l.abs());
+            *t = l.max(0.0) - x * l + ln_1p_unit(e);
+            let inv = 1.0 / (1.0 + e);
+            *g = scale * (if l >= 0.0 { inv } else { e * inv } - x);
+        }
+        // Summed in f64 so that 784 terms lose nothing to rounding.
+        *out = terms.iter().map(|&t| t as f64).sum::<f64>() as f32;
+    }
+}
+
 /// Per-row `sum_j softplus(l_j) - x_j l_j`; keeps `sigmoid(l) - x` for the backward pass.
 struct BernoulliNll {
     grad: Arc<Mutex<Option<Tensor>>>,
@@ -312,21 +336,9 @@ impl CustomOp2 for BernoulliNll {
             bail!("fused-bernoulli-nll: logits {:?} and targets {:?} differ", ll.dims(), xl.dims())
         }
         let (l, x) = (f32_slice(ls, ll, "logits")?, f32_slice(xs, xl, "targets")?);
-        let mut nll = Vec::with_capacity(rows);
+        let mut nll = vec![0.0f32; rows];
         let mut grad = vec![0.0f32; rows * cols];
-        let mut terms = vec![0.0f32; cols];
-        for ((lr, xr), gr) in l.chunks_exact(cols).zip(x.chunks_exact(cols)).zip(grad.chunks_exact_mut(cols)) {
-            for (((&l, &x), g), t) in lr.iter().zip(xr).zip(gr.iter_mut()).zip(terms.iter_mut()) {
-                // e = exp(-|l|) in (0, 1]: softplus(l) = max(l, 0) + ln(1 + e), and
-                // sigmoid(l) = 1 / (1 + e) for l >= 0, e / (1 + e) otherwise.
-                let e = exp_nonpositive(-l.abs());
-                *t = l.max(0.0) - x * l + ln_1p_unit(e);
-                let inv = 1.0 / (1.0 + e);
-                *g = if l >= 0.0 { inv } else { e * inv } - x;
-            }
-            // Summed in f64 so that 784 terms lose nothing to rounding.
-            nll.push(terms.iter().map(|&t| t as f64).sum::<f64>() as f32);
-        }
+        bernoulli_nll_rows(l, x, cols, 1.0, &mut nll, &mut grad);
         let grad = Tensor::from_vec(grad, (rows, cols), &candle_core::Device::Cpu)?;
         *self.grad.lock().map_err(|_| candle_core::Error::Msg("loss gradient lock poisoned".into()))? = Some(grad);
         Ok((CpuStorage::F32(nll), Shape::from(rows)))

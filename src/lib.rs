@@ -11,6 +11,7 @@ pub mod data;
 pub mod figures;
 pub mod fused;
 pub mod init;
+pub mod manual;
 pub mod notebook;
 pub mod optim;
 pub mod pca;

@@ -8,7 +8,7 @@
 //! On the CPU the update is one in-place pass per parameter over its value, gradient and moments;
 //! elsewhere it is written with tensor operations (a dozen passes, each allocating).
 
-use candle_core::{CpuStorage, Device, InplaceOp2, Layout, Result, Tensor, Var, backprop::GradStore, bail};
+use candle_core::{CpuStorage, Device, InplaceOp1, InplaceOp2, Layout, Result, Tensor, Var, backprop::GradStore, bail};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -64,18 +64,12 @@ impl Adam {
         self.t += 1;
         let bias1 = 1.0 - self.beta1.powi(self.t as i32);
         let bias2 = 1.0 - self.beta2.powi(self.t as i32);
+        let consts = self.consts();
         for ((_, var), moments) in self.vars.iter().zip(self.moments.iter_mut()) {
             let Some(g) = grads.get(var) else { continue };
             match moments {
                 Moments::Host(state) => {
-                    let kernel = AdamKernel {
-                        state,
-                        step: (self.lr / bias1) as f32,
-                        beta1: self.beta1 as f32,
-                        beta2: self.beta2 as f32,
-                        inv_bias2: (1.0 / bias2) as f32,
-                        eps: self.eps as f32,
-                    };
+                    let kernel = AdamKernel { state, consts };
                     var.as_tensor().inplace_op2(&g.contiguous()?, &kernel)?;
                 }
                 Moments::Device { m, v } => {
@@ -88,6 +82,32 @@ impl Adam {
             }
         }
         Ok(())
+    }
+
+    /// One update from gradients held in host memory, looked up by parameter name (the
+    /// hand-written backward pass of [`crate::manual`]). CPU parameters only.
+    pub fn step_host<'g>(&mut self, grad_of: impl Fn(&str) -> Option<&'g [f32]>) -> Result<()> {
+        self.t += 1;
+        let consts = self.consts();
+        for ((name, var), moments) in self.vars.iter().zip(&self.moments) {
+            let Some(grad) = grad_of(name) else { continue };
+            let Moments::Host(state) = moments else { bail!("step_host: {name} is not a CPU parameter") };
+            var.as_tensor().inplace_op1(&AdamHostKernel { state, grad, consts })?;
+        }
+        Ok(())
+    }
+
+    /// The constants of the update at the current step count.
+    fn consts(&self) -> AdamConsts {
+        let bias1 = 1.0 - self.beta1.powi(self.t as i32);
+        let bias2 = 1.0 - self.beta2.powi(self.t as i32);
+        AdamConsts {
+            step: (self.lr / bias1) as f32,
+            beta1: self.beta1 as f32,
+            beta2: self.beta2 as f32,
+            inv_bias2: (1.0 / bias2) as f32,
+            eps: self.eps as f32,
+        }
     }
 
     /// The moments as named tensors (`adam.m.NAME`, `adam.v.NAME`) for a checkpoint.
@@ -137,9 +157,9 @@ impl Adam {
     }
 }
 
-/// One Adam update of one parameter, in place, in a single pass.
-struct AdamKernel<'a> {
-    state: &'a Mutex<(Vec<f32>, Vec<f32>)>,
+/// The per-step constants of the update.
+#[derive(Clone, Copy)]
+struct AdamConsts {
     /// `lr / (1 - b1^t)`.
     step: f32,
     beta1: f32,
@@ -149,29 +169,61 @@ struct AdamKernel<'a> {
     eps: f32,
 }
 
+/// One Adam update of one parameter, in place, in a single pass over `p`, `g`, `m` and `v`.
+fn adam_update(p: &mut [f32], g: &[f32], state: &Mutex<(Vec<f32>, Vec<f32>)>, c: AdamConsts) -> Result<()> {
+    let mut state = state.lock().map_err(|_| lock_error())?;
+    let (m, v) = &mut *state;
+    if p.len() != g.len() || m.len() != p.len() {
+        bail!("fused-adam: {} parameters, {} gradients, {} moments", p.len(), g.len(), m.len())
+    }
+    let (b1, b2) = (c.beta1, c.beta2);
+    // Equal-length slices and an index loop: no bounds checks, so the loop becomes SIMD code.
+    let n = p.len();
+    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+    for i in 0..n {
+        m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+        p[i] -= c.step * m[i] / ((v[i] * c.inv_bias2).sqrt() + c.eps);
+    }
+    Ok(())
+}
+
+fn param_slice<'a>(ps: &'a mut CpuStorage, pl: &Layout) -> Result<&'a mut [f32]> {
+    let Some((p0, p1)) = pl.contiguous_offsets() else { bail!("fused-adam: parameters must be contiguous") };
+    let CpuStorage::F32(p) = ps else { bail!("fused-adam: parameters must be f32") };
+    Ok(&mut p[p0..p1])
+}
+
+/// The update with the gradient as a tensor.
+struct AdamKernel<'a> {
+    state: &'a Mutex<(Vec<f32>, Vec<f32>)>,
+    consts: AdamConsts,
+}
+
 impl InplaceOp2 for AdamKernel<'_> {
     fn name(&self) -> &'static str {
         "fused-adam"
     }
 
     fn cpu_fwd(&self, ps: &mut CpuStorage, pl: &Layout, gs: &CpuStorage, gl: &Layout) -> Result<()> {
-        let (Some((p0, p1)), Some((g0, g1))) = (pl.contiguous_offsets(), gl.contiguous_offsets()) else {
-            bail!("fused-adam: parameter and gradient must be contiguous")
-        };
-        let CpuStorage::F32(p) = ps else { bail!("fused-adam: parameters must be f32") };
-        let g = &gs.as_slice::<f32>()?[g0..g1];
-        let p = &mut p[p0..p1];
-        let mut state = self.state.lock().map_err(|_| lock_error())?;
-        let (m, v) = &mut *state;
-        if p.len() != g.len() || m.len() != p.len() {
-            bail!("fused-adam: {} parameters, {} gradients, {} moments", p.len(), g.len(), m.len())
-        }
-        let (b1, b2) = (self.beta1, self.beta2);
-        for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-            *m = b1 * *m + (1.0 - b1) * g;
-            *v = b2 * *v + (1.0 - b2) * g * g;
-            *p -= self.step * *m / ((*v * self.inv_bias2).sqrt() + self.eps);
-        }
-        Ok(())
+        let Some((g0, g1)) = gl.contiguous_offsets() else { bail!("fused-adam: gradients must be contiguous") };
+        adam_update(param_slice(ps, pl)?, &gs.as_slice::<f32>()?[g0..g1], self.state, self.consts)
+    }
+}
+
+/// The update with the gradient as a host slice (from [`crate::manual`]).
+struct AdamHostKernel<'a> {
+    state: &'a Mutex<(Vec<f32>, Vec<f32>)>,
+    grad: &'a [f32],
+    consts: AdamConsts,
+}
+
+impl InplaceOp1 for AdamHostKernel<'_> {
+    fn name(&self) -> &'static str {
+        "fused-adam-host"
+    }
+
+    fn cpu_fwd(&self, ps: &mut CpuStorage, pl: &Layout) -> Result<()> {
+        adam_update(param_slice(ps, pl)?, self.grad, self.state, self.consts)
     }
 }

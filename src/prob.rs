@@ -92,9 +92,12 @@ impl SeededRng {
 
     /// Standard normal noise of the given shape.
     pub fn normal(&mut self, shape: &[usize], dev: &Device) -> Result<Tensor> {
-        let n: usize = shape.iter().product();
-        let values: Vec<f32> = (0..n).map(|_| StandardNormal.sample(&mut self.rng)).collect();
-        Tensor::from_vec(values, shape, dev)
+        Tensor::from_vec(self.normal_vec(shape.iter().product()), shape, dev)
+    }
+
+    /// `n` standard normal values (the same stream as [`SeededRng::normal`]).
+    pub fn normal_vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| StandardNormal.sample(&mut self.rng)).collect()
     }
 
     /// Uniform values in `[low, high)`.

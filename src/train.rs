@@ -6,9 +6,10 @@
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::data::Mnist;
 use crate::init;
+use crate::manual::{ManualStep, StepLoss};
 use crate::optim::Adam;
 use crate::prob::SeededRng;
-use crate::vae::{Vae, VaeConfig, negative_elbo_fast};
+use crate::vae::{Vae, VaeConfig, negative_elbo, negative_elbo_fast};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
@@ -131,6 +132,9 @@ pub struct Trainer {
     opt: Adam,
     x_train: Tensor,
     x_test: Tensor,
+    /// Buffers of the hand-written CPU step and its batch of pixels.
+    manual: ManualStep,
+    x_batch: Vec<f32>,
 }
 
 /// Builds the model's variables in `varmap` (the optimizer must see them all, so build first).
@@ -167,7 +171,19 @@ impl Trainer {
         let opt = Adam::new(named_vars(&varmap)?, cfg.lr)?;
         let x_train = data.train.images(dev)?;
         let x_test = data.test.images(dev)?;
-        Ok(Self { cfg, varmap, model, dev: dev.clone(), data, history: Vec::new(), opt, x_train, x_test })
+        Ok(Self {
+            cfg,
+            varmap,
+            model,
+            dev: dev.clone(),
+            data,
+            history: Vec::new(),
+            opt,
+            x_train,
+            x_test,
+            manual: ManualStep::new(),
+            x_batch: Vec::new(),
+        })
     }
 
     /// Continues the run saved at `path`. `cfg` must equal the saved configuration except for
@@ -207,25 +223,15 @@ impl Trainer {
         let mut noise = SeededRng::derived(self.cfg.seed, "noise", epoch as u64);
         let (mut sum_loss, mut sum_recon, mut sum_kl) = (0.0, 0.0, 0.0);
         for (batch, idx) in perm.chunks(self.cfg.batch_size).enumerate() {
-            // ANCHOR: step
-            let idx = Tensor::from_slice(idx, idx.len(), &self.dev)?;
-            let x = self.x_train.index_select(&idx, 0)?; // (batch, 784)
-            let eps = noise.normal(&[idx.dim(0)?, self.cfg.model.latent_dim], &self.dev)?;
-            let out = self.model.forward_fast(&x, &eps)?;
-            let loss = negative_elbo_fast(&x, &out)?;
-            let value = loss.total.to_scalar::<f32>()? as f64;
-            if !value.is_finite() {
-                let last_good = self.history.len();
-                return Err(TrainError::NonFinite { epoch, batch: batch + 1, value, last_good });
-            }
-            let grads = loss.total.backward()?;
-            self.opt.step(&grads)?;
-            // ANCHOR_END: step
-            let weight = idx.dim(0)? as f64;
-            sum_loss += value * weight;
-            sum_recon += loss.recon.to_scalar::<f32>()? as f64 * weight;
-            sum_kl += loss.kl.to_scalar::<f32>()? as f64 * weight;
-            progress(batch + 1, value);
+            let eps = noise.normal_vec(idx.len() * self.cfg.model.latent_dim);
+            let at = (epoch, batch + 1);
+            let loss =
+                if self.dev.is_cpu() { self.step_manual(idx, &eps, at)? } else { self.step_autograd(idx, eps, at)? };
+            let weight = idx.len() as f64;
+            sum_loss += loss.total * weight;
+            sum_recon += loss.recon * weight;
+            sum_kl += loss.kl * weight;
+            progress(batch + 1, loss.total);
         }
         let train_seconds = start.elapsed().as_secs_f64();
         let test = self.evaluate(&self.x_test)?;
@@ -243,6 +249,47 @@ impl Trainer {
         };
         self.history.push(metrics.clone());
         Ok(metrics)
+    }
+
+    /// One gradient step with candle's autograd, the code the VAE chapter shows; the trainer runs
+    /// it off the CPU. `idx` picks the batch's images, `eps` is its noise.
+    fn step_autograd(&mut self, idx: &[u32], eps: Vec<f32>, at: (usize, usize)) -> Result<StepLoss, TrainError> {
+        let idx = Tensor::from_slice(idx, idx.len(), &self.dev)?;
+        let eps = Tensor::from_vec(eps, (idx.dim(0)?, self.cfg.model.latent_dim), &self.dev)?;
+        // ANCHOR: step
+        let x = self.x_train.index_select(&idx, 0)?; // (batch, 784)
+        let out = self.model.forward(&x, &eps)?;
+        let loss = negative_elbo(&x, &out)?;
+        let total = loss.total.to_scalar::<f32>()? as f64;
+        self.check_finite(total, at)?; // stop before a NaN reaches the weights
+        let grads = loss.total.backward()?;
+        self.opt.step(&grads)?;
+        // ANCHOR_END: step
+        let (recon, kl) = (loss.recon.to_scalar::<f32>()? as f64, loss.kl.to_scalar::<f32>()? as f64);
+        Ok(StepLoss { total, recon, kl })
+    }
+
+    /// The same step with the hand-written backward pass of [`crate::manual`] (CPU only): the
+    /// same numbers, without autograd's bookkeeping.
+    fn step_manual(&mut self, idx: &[u32], eps: &[f32], at: (usize, usize)) -> Result<StepLoss, TrainError> {
+        let d = self.data.train.image_size();
+        self.x_batch.clear();
+        for &i in idx {
+            let pixels = &self.data.train.pixels[i as usize * d..][..d];
+            self.x_batch.extend(pixels.iter().map(|&p| p as f32 / 255.0));
+        }
+        let loss = self.manual.run(&self.model, &self.x_batch, eps, idx.len())?;
+        self.check_finite(loss.total, at)?;
+        let manual = &self.manual;
+        self.opt.step_host(|name| manual.grad(name))?;
+        Ok(loss)
+    }
+
+    fn check_finite(&self, value: f64, (epoch, batch): (usize, usize)) -> Result<(), TrainError> {
+        if value.is_finite() {
+            return Ok(());
+        }
+        Err(TrainError::NonFinite { epoch, batch, value, last_good: self.history.len() })
     }
 
     /// The negative ELBO of `x` (one sample of `z` per image, from a fixed seed), averaged.

@@ -84,6 +84,17 @@ impl Vae {
         })
     }
 
+    /// The five layers with their parameter-name prefixes, encoder first.
+    pub fn layers(&self) -> [(&'static str, &Linear); 5] {
+        [
+            ("encoder.hidden", &self.hidden),
+            ("encoder.mu", &self.mu),
+            ("encoder.logvar", &self.logvar),
+            ("decoder.hidden", &self.dec_hidden),
+            ("decoder.out", &self.dec_out),
+        ]
+    }
+
     /// The device the weights live on.
     pub fn device(&self) -> &candle_core::Device {
         self.hidden.weight().device()
