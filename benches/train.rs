@@ -130,12 +130,16 @@ fn dirs_home() -> PathBuf {
     PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into()))
 }
 
-fn torch_run(py: &str, epochs: usize, threads: usize, order: &PathBuf) -> Result<Option<(Run, String)>> {
+fn torch_run(py: &str, epochs: usize, threads: usize, dir: &std::path::Path) -> Result<Option<(Run, String)>> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pytorch_reference.py");
     let out = Command::new(py)
         .args([script, "--epochs", &epochs.to_string(), "--threads", &threads.to_string()])
-        .arg("--order")
-        .arg(order)
+        .args(
+            ["--order", "--noise", "--eval-noise", "--init"]
+                .iter()
+                .zip(["order.bin", "noise.bin", "eval-noise.bin", "init.safetensors"])
+                .flat_map(|(flag, file)| [std::ffi::OsString::from(flag), dir.join(file).into_os_string()]),
+        )
         .output()
         .with_context(|| format!("cannot run {py}"))?;
     if !out.status.success() {
@@ -162,15 +166,35 @@ fn main() -> Result<()> {
     let cfg = TrainConfig::default();
     let n_train = vae_book::data::Mnist::embedded()?.train.len();
 
-    // The batch order of every epoch, as the Rust trainer draws it, for PyTorch to follow.
-    let order = std::env::temp_dir().join("vae-book-bench-order.bin");
-    let mut f = std::fs::File::create(&order)?;
-    for epoch in 1..=epochs {
-        for i in SeededRng::derived(cfg.seed, "shuffle", epoch as u64).permutation(n_train) {
-            f.write_all(&i.to_le_bytes())?;
+    // The batch order, the noise and the initial weights of the Rust run, for PyTorch to follow:
+    // both sides then compute the same function on the same batches.
+    let dir = std::env::temp_dir().join("vae-book-bench");
+    std::fs::create_dir_all(&dir)?;
+    let (mut order, mut noise) =
+        (std::fs::File::create(dir.join("order.bin"))?, std::fs::File::create(dir.join("noise.bin"))?);
+    for epoch in 1..=epochs as u64 {
+        let perm = SeededRng::derived(cfg.seed, "shuffle", epoch).permutation(n_train);
+        let mut rng = SeededRng::derived(cfg.seed, "noise", epoch);
+        for batch in perm.chunks(cfg.batch_size) {
+            for i in batch {
+                order.write_all(&i.to_le_bytes())?;
+            }
+            for v in rng.normal_vec(batch.len() * cfg.model.latent_dim) {
+                noise.write_all(&v.to_le_bytes())?;
+            }
         }
     }
-    drop(f);
+    let n_test = vae_book::data::Mnist::embedded()?.test.len();
+    let eval: Vec<u8> = SeededRng::derived(cfg.seed, "eval", 0)
+        .normal_vec(n_test * cfg.model.latent_dim)
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    std::fs::write(dir.join("eval-noise.bin"), eval)?;
+    let init = Trainer::new(cfg.clone(), &Device::Cpu)?;
+    let weights: std::collections::HashMap<String, candle_core::Tensor> =
+        named_vars(&init.varmap)?.into_iter().map(|(n, v)| (n, v.as_tensor().clone())).collect();
+    candle_core::safetensors::save(&weights, dir.join("init.safetensors"))?;
 
     let py = python();
     println!(
@@ -185,7 +209,7 @@ fn main() -> Result<()> {
         c_train.extend(&c.train[1..]);
         c_eval.extend(&c.eval[1..]);
         c_loss = c.test_loss;
-        if let Some((t, version)) = torch_run(&py, epochs, threads, &order)? {
+        if let Some((t, version)) = torch_run(&py, epochs, threads, &dir)? {
             println!("round {round}: pytorch {:?}", t.train.iter().map(|s| format!("{s:.3}")).collect::<Vec<_>>());
             t_train.extend(&t.train[1..]);
             t_eval.extend(&t.eval[1..]);
@@ -196,7 +220,8 @@ fn main() -> Result<()> {
     let (ct, ce) = (median(c_train), median(c_eval));
     let mut md = format!(
         "Measured by `cargo bench --bench train` on {} ({threads} threads), {n_train} training images, \
-         batch 128, {epochs} epochs x {rounds} rounds, candle and PyTorch alternating; medians of epochs 2 to {epochs}.\n\n",
+         batch 128, {epochs} epochs x {rounds} rounds, candle and PyTorch alternating, with the same initial weights, \
+         batch order and noise; medians of epochs 2 to {epochs}.\n\n",
         cpu_name()
     );
     md +=
