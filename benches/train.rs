@@ -60,55 +60,78 @@ enum Path {
     Manual,
 }
 
-/// Seconds of forward + loss, backward and optimizer over one epoch (the median of `epochs`).
-/// The hand-written path computes forward and backward in one call: its time is all in "backward".
-fn phases(path: Path, epochs: usize) -> Result<[f64; 3]> {
-    let fast = path != Path::Plain;
-    let dev = Device::Cpu;
-    let t = Trainer::new(TrainConfig::default(), &dev)?;
-    let x_train = t.data.train.images(&dev)?;
-    let mut opt = Adam::with_kernel(named_vars(&t.varmap)?, 1e-3, fast)?;
-    let mut per_epoch = vec![];
-    let mut manual = vae_book::manual::ManualStep::new();
-    let x_host = x_train.flatten_all()?.to_vec1::<f32>()?;
-    for epoch in 1..=epochs as u64 {
-        let perm = SeededRng::derived(42, "shuffle", epoch).permutation(x_train.dim(0)?);
+/// One way of running the training step, with its own model and optimizer state.
+struct PhaseRun {
+    path: Path,
+    trainer: Trainer,
+    opt: Adam,
+    manual: vae_book::manual::ManualStep,
+    x_train: candle_core::Tensor,
+    x_host: Vec<f32>,
+}
+
+impl PhaseRun {
+    fn new(path: Path) -> Result<Self> {
+        let trainer = Trainer::new(TrainConfig::default(), &Device::Cpu)?;
+        let x_train = trainer.data.train.images(&Device::Cpu)?;
+        let opt = Adam::with_kernel(named_vars(&trainer.varmap)?, 1e-3, path != Path::Plain)?;
+        let x_host = x_train.flatten_all()?.to_vec1::<f32>()?;
+        Ok(Self { path, trainer, opt, manual: vae_book::manual::ManualStep::new(), x_train, x_host })
+    }
+
+    /// Seconds of forward + loss, backward and optimizer over one epoch. The hand-written path
+    /// computes forward and backward in one call: its time is all in "backward".
+    fn epoch(&mut self, epoch: u64) -> Result<[f64; 3]> {
+        let dev = Device::Cpu;
+        let perm = SeededRng::derived(42, "shuffle", epoch).permutation(self.x_train.dim(0)?);
         let mut noise = SeededRng::derived(42, "noise", epoch);
         let mut sums = [0.0; 3];
         for idx in perm.chunks(128) {
-            if path == Path::Manual {
-                let start = Instant::now();
-                let eps = noise.normal_vec(idx.len() * 20);
-                let x: Vec<f32> = idx.iter().flat_map(|&i| &x_host[i as usize * 784..][..784]).copied().collect();
-                manual.run(&t.model, &x, &eps, idx.len())?;
-                let backward_done = Instant::now();
-                opt.step_host(|name| manual.grad(name))?;
-                sums[1] += (backward_done - start).as_secs_f64();
-                sums[2] += backward_done.elapsed().as_secs_f64();
-                continue;
-            }
             let start = Instant::now();
-            let idx = candle_core::Tensor::from_slice(idx, idx.len(), &dev)?;
-            let x = x_train.index_select(&idx, 0)?;
-            let eps = noise.normal(&[idx.dim(0)?, 20], &dev)?;
-            let loss = if fast {
-                negative_elbo_fast(&x, &t.model.forward_fast(&x, &eps)?)?
+            let mid = if self.path == Path::Manual {
+                let eps = noise.normal_vec(idx.len() * 20);
+                let x: Vec<f32> = idx.iter().flat_map(|&i| &self.x_host[i as usize * 784..][..784]).copied().collect();
+                self.manual.run(&self.trainer.model, &x, &eps, idx.len())?;
+                let mid = Instant::now();
+                let manual = &self.manual;
+                self.opt.step_host(|name| manual.grad(name))?;
+                (start, mid)
             } else {
-                negative_elbo(&x, &t.model.forward(&x, &eps)?)?
+                let idx = candle_core::Tensor::from_slice(idx, idx.len(), &dev)?;
+                let x = self.x_train.index_select(&idx, 0)?;
+                let eps = noise.normal(&[idx.dim(0)?, 20], &dev)?;
+                let model = &self.trainer.model;
+                let loss = if self.path == Path::Fused {
+                    negative_elbo_fast(&x, &model.forward_fast(&x, &eps)?)?
+                } else {
+                    negative_elbo(&x, &model.forward(&x, &eps)?)?
+                };
+                let _ = loss.total.to_scalar::<f32>()?;
+                let forward_done = Instant::now();
+                let grads = loss.total.backward()?;
+                let mid = Instant::now();
+                self.opt.step(&grads)?;
+                (forward_done, mid)
             };
-            let _ = loss.total.to_scalar::<f32>()?;
-            let forward_done = Instant::now();
-            let grads = loss.total.backward()?;
-            let backward_done = Instant::now();
-            opt.step(&grads)?;
-            sums[0] += (forward_done - start).as_secs_f64();
-            sums[1] += (backward_done - forward_done).as_secs_f64();
-            sums[2] += backward_done.elapsed().as_secs_f64();
+            sums[0] += (mid.0 - start).as_secs_f64();
+            sums[1] += (mid.1 - mid.0).as_secs_f64();
+            sums[2] += mid.1.elapsed().as_secs_f64();
         }
-        per_epoch.push(sums);
+        Ok(sums)
     }
-    let per_epoch = &per_epoch[1..]; // the first epoch warms up
-    Ok(std::array::from_fn(|i| median(per_epoch.iter().map(|p| p[i]).collect())))
+}
+
+/// The phases of every path, epoch by epoch in turn (so that a slow spell of the machine hits all
+/// of them alike); medians of epochs 2 to `epochs`.
+fn phases(paths: &[Path], epochs: usize) -> Result<Vec<[f64; 3]>> {
+    let mut runs = paths.iter().map(|&p| PhaseRun::new(p)).collect::<Result<Vec<_>>>()?;
+    let mut per_epoch = vec![vec![]; paths.len()];
+    for epoch in 1..=epochs as u64 {
+        for (run, times) in runs.iter_mut().zip(per_epoch.iter_mut()) {
+            times.push(run.epoch(epoch)?);
+        }
+    }
+    Ok(per_epoch.iter().map(|t| std::array::from_fn(|i| median(t[1..].iter().map(|p| p[i]).collect()))).collect())
 }
 
 fn cpu_name() -> String {
@@ -202,6 +225,7 @@ fn main() -> Result<()> {
     );
     let (mut c_train, mut c_eval, mut t_train, mut t_eval) = (vec![], vec![], vec![], vec![]);
     let (mut c_loss, mut t_loss, mut torch_version) = (f64::NAN, f64::NAN, None);
+    let mut round_ratios = vec![];
     for round in 1..=rounds {
         // The first epoch of each run warms caches and allocators: leave it out of the medians.
         let c = candle_run(epochs)?;
@@ -211,6 +235,7 @@ fn main() -> Result<()> {
         c_loss = c.test_loss;
         if let Some((t, version)) = torch_run(&py, epochs, threads, &dir)? {
             println!("round {round}: pytorch {:?}", t.train.iter().map(|s| format!("{s:.3}")).collect::<Vec<_>>());
+            round_ratios.push(median(c.train[1..].to_vec()) / median(t.train[1..].to_vec()));
             t_train.extend(&t.train[1..]);
             t_eval.extend(&t.eval[1..]);
             t_loss = t.test_loss;
@@ -236,17 +261,20 @@ fn main() -> Result<()> {
             ce / te,
             c_loss - t_loss
         );
+        let rounds: Vec<String> = round_ratios.iter().map(|r| format!("{r:.2}")).collect();
+        md += &format!("\nThe training-time ratio round by round: {}.\n", rounds.join(", "));
     } else {
         md += "\n(PyTorch was not available for this run.)\n";
     }
     md += "\nOne epoch of candle, split by phase (seconds):\n\n";
     md += "| | forward + loss | backward | optimizer | total |\n|---|---:|---:|---:|---:|\n";
-    for (name, path) in [
+    let names = [
         ("plain: autograd over stock candle ops, tensor-op Adam", Path::Plain),
         ("fused kernels under autograd, in-place Adam", Path::Fused),
         ("hand-written backward, in-place Adam (what `Trainer` runs)", Path::Manual),
-    ] {
-        let p = phases(path, epochs)?;
+    ];
+    let times = phases(&names.map(|n| n.1), epochs)?;
+    for ((name, path), p) in names.into_iter().zip(times) {
         let fwd = if path == Path::Manual { "(in backward)".to_string() } else { format!("{:.3}", p[0]) };
         md += &format!("| {name} | {fwd} | {:.3} | {:.3} | {:.3} |\n", p[1], p[2], p.iter().sum::<f64>());
     }

@@ -304,6 +304,22 @@ fn ln_1p_unit(e: f32) -> f32 {
 /// For each row of `l` and `x` (`cols` wide): `nll[row] = sum_j softplus(l_j) - x_j l_j`, and
 /// `grad = scale * (sigmoid(l) - x)`, its gradient, from the same `exp`.
 pub(crate) fn bernoulli_nll_rows(l: &[f32], x: &[f32], cols: usize, scale: f32, nll: &mut [f32], grad: &mut [f32]) {
+    let rows = nll.len();
+    if rows >= 32 && candle_core::utils::get_num_threads() > 1 {
+        // Two halves of the batch side by side: the rows are independent.
+        let h = rows / 2;
+        let (nll_a, nll_b) = nll.split_at_mut(h);
+        let (grad_a, grad_b) = grad.split_at_mut(h * cols);
+        rayon::join(
+            || bernoulli_nll_serial(&l[..h * cols], &x[..h * cols], cols, scale, nll_a, grad_a),
+            || bernoulli_nll_serial(&l[h * cols..], &x[h * cols..], cols, scale, nll_b, grad_b),
+        );
+    } else {
+        bernoulli_nll_serial(l, x, cols, scale, nll, grad);
+    }
+}
+
+fn bernoulli_nll_serial(l: &[f32], x: &[f32], cols: usize, scale: f32, nll: &mut [f32], grad: &mut [f32]) {
     let mut terms = vec![0.0f32; cols];
     let rows = l.chunks_exact(cols).zip(x.chunks_exact(cols)).zip(grad.chunks_exact_mut(cols));
     for (((lr, xr), gr), out) in rows.zip(nll.iter_mut()) {

@@ -176,16 +176,29 @@ fn adam_update(p: &mut [f32], g: &[f32], state: &Mutex<(Vec<f32>, Vec<f32>)>, c:
     if p.len() != g.len() || m.len() != p.len() {
         bail!("fused-adam: {} parameters, {} gradients, {} moments", p.len(), g.len(), m.len())
     }
+    adam_slices(p, g, m, v, c);
+    Ok(())
+}
+
+/// The update over equal-length slices, in two halves side by side for large parameters.
+fn adam_slices(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: AdamConsts) {
+    let n = p.len();
+    if n >= 1 << 16 && candle_core::utils::get_num_threads() > 1 {
+        let h = n / 2;
+        let (p1, p2) = p.split_at_mut(h);
+        let (m1, m2) = m.split_at_mut(h);
+        let (v1, v2) = v.split_at_mut(h);
+        rayon::join(|| adam_slices(p1, &g[..h], m1, v1, c), || adam_slices(p2, &g[h..], m2, v2, c));
+        return;
+    }
     let (b1, b2) = (c.beta1, c.beta2);
     // Equal-length slices and an index loop: no bounds checks, so the loop becomes SIMD code.
-    let n = p.len();
     let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
     for i in 0..n {
         m[i] = b1 * m[i] + (1.0 - b1) * g[i];
         v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
         p[i] -= c.step * m[i] / ((v[i] * c.inv_bias2).sqrt() + c.eps);
     }
-    Ok(())
 }
 
 fn param_slice<'a>(ps: &'a mut CpuStorage, pl: &Layout) -> Result<&'a mut [f32]> {
