@@ -93,35 +93,37 @@ def main():
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--order", help="file of little-endian u32 training-set permutations, one per epoch "
                    "(written by `cargo bench --bench train`), for the same batch order as the Rust run")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--init", help="initial weights (safetensors with the Rust parameter names)")
     p.add_argument("--noise", help="f32 noise for every training batch, in order")
     p.add_argument("--eval-noise", help="f32 noise for the test evaluation (the same every epoch)")
     args = p.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    x_train = read_images("train-images-idx3-ubyte.gz")
-    x_test = read_images("t10k-images-idx3-ubyte.gz")
-    model = VAE()
+    dev = torch.device(args.device)
+    x_train = read_images("train-images-idx3-ubyte.gz").to(dev)
+    x_test = read_images("t10k-images-idx3-ubyte.gz").to(dev)
+    model = VAE().to(dev)
     if args.init:
         weights = load_safetensors(args.init)
         with torch.no_grad():
             for rust, attr in RUST_NAMES.items():
-                getattr(model, attr).weight.copy_(weights[f"{rust}.weight"])
-                getattr(model, attr).bias.copy_(weights[f"{rust}.bias"])
-    noise = read_f32(args.noise) if args.noise else None
-    eval_noise = read_f32(args.eval_noise).reshape(len(x_test), -1) if args.eval_noise else None
+                getattr(model, attr).weight.copy_(weights[f"{rust}.weight"].to(dev))
+                getattr(model, attr).bias.copy_(weights[f"{rust}.bias"].to(dev))
+    noise = read_f32(args.noise).to(dev) if args.noise else None
+    eval_noise = read_f32(args.eval_noise).reshape(len(x_test), -1).to(dev) if args.eval_noise else None
     used = 0
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     orders = None
     if args.order:
         with open(args.order, "rb") as f:
             raw = f.read()
-        orders = torch.frombuffer(bytearray(raw), dtype=torch.int32).long().reshape(-1, len(x_train))
+        orders = torch.frombuffer(bytearray(raw), dtype=torch.int32).long().reshape(-1, len(x_train)).to(dev)
     history = []
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
         model.train()
-        perm = orders[epoch - 1] if orders is not None else torch.randperm(len(x_train))
+        perm = orders[epoch - 1] if orders is not None else torch.randperm(len(x_train), device=dev)
         total = 0.0
         for i in range(0, len(x_train), args.batch_size):
             x = x_train[perm[i : i + args.batch_size]]

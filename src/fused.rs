@@ -320,6 +320,7 @@ pub(crate) fn bernoulli_nll_rows(l: &[f32], x: &[f32], cols: usize, scale: f32, 
 }
 
 fn bernoulli_nll_serial(l: &[f32], x: &[f32], cols: usize, scale: f32, nll: &mut [f32], grad: &mut [f32]) {
+    // ANCHOR: bernoulli_kernel
     let mut terms = vec![0.0f32; cols];
     let rows = l.chunks_exact(cols).zip(x.chunks_exact(cols)).zip(grad.chunks_exact_mut(cols));
     for (((lr, xr), gr), out) in rows.zip(nll.iter_mut()) {
@@ -334,6 +335,7 @@ fn bernoulli_nll_serial(l: &[f32], x: &[f32], cols: usize, scale: f32, nll: &mut
         // Summed in f64 so that 784 terms lose nothing to rounding.
         *out = terms.iter().map(|&t| t as f64).sum::<f64>() as f32;
     }
+    // ANCHOR_END: bernoulli_kernel
 }
 
 /// Per-row `sum_j softplus(l_j) - x_j l_j`; keeps `sigmoid(l) - x` for the backward pass.

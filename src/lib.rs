@@ -26,4 +26,7 @@ pub mod vae;
 pub mod book {
     #[doc = include_str!("../book/src/vae.md")]
     pub struct Vae;
+
+    #[doc = include_str!("../book/src/compute-cost.md")]
+    pub struct ComputeCost;
 }

@@ -160,6 +160,7 @@ impl ManualStep {
         let [g_w1, g_b1, g_wmu, g_bmu, g_wlv, g_blv, g_w3, g_b3, g_w4, g_b4] = &mut self.grads[..] else {
             bail!("manual step: expected 10 gradients")
         };
+        // ANCHOR: backward
         matmul_into(&mut g_w4.1, false, Mat::transposed(dl, inp), Mat::rows(h2, hid), inp, rows, hid);
         sum_rows_into(dl, &mut g_b4.1);
         let dh2 = resize(&mut self.dh2, rows * hid);
@@ -185,6 +186,7 @@ impl ManualStep {
         relu_mask(dh1, h1);
         matmul_into(&mut g_w1.1, false, Mat::transposed(dh1, hid), Mat::rows(x, inp), hid, rows, inp);
         sum_rows_into(dh1, &mut g_b1.1);
+        // ANCHOR_END: backward
         Ok(StepLoss { total: recon + kl, recon, kl })
     }
 }

@@ -180,17 +180,9 @@ fn adam_update(p: &mut [f32], g: &[f32], state: &Mutex<(Vec<f32>, Vec<f32>)>, c:
     Ok(())
 }
 
-/// The update over equal-length slices, in two halves side by side for large parameters.
+/// The update over equal-length slices. One thread: the loop is bound by memory, not arithmetic.
 fn adam_slices(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: AdamConsts) {
     let n = p.len();
-    if n >= 1 << 16 && candle_core::utils::get_num_threads() > 1 {
-        let h = n / 2;
-        let (p1, p2) = p.split_at_mut(h);
-        let (m1, m2) = m.split_at_mut(h);
-        let (v1, v2) = v.split_at_mut(h);
-        rayon::join(|| adam_slices(p1, &g[..h], m1, v1, c), || adam_slices(p2, &g[h..], m2, v2, c));
-        return;
-    }
     let (b1, b2) = (c.beta1, c.beta2);
     // Equal-length slices and an index loop: no bounds checks, so the loop becomes SIMD code.
     let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
