@@ -20,12 +20,16 @@ pub mod prob;
 pub mod report;
 pub mod train;
 pub mod vae;
+pub mod vi;
 
 /// The book's chapters, compiled and run as doctests so that text and code cannot drift.
 #[cfg(doctest)]
 pub mod book {
     #[doc = include_str!("../book/src/vae.md")]
     pub struct Vae;
+
+    #[doc = include_str!("../book/src/vi.md")]
+    pub struct Vi;
 
     #[doc = include_str!("../book/src/compute-cost.md")]
     pub struct ComputeCost;

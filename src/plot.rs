@@ -194,24 +194,57 @@ pub fn scatter_by_class(
     })
 }
 
-/// Named curves over epochs (x = 1, 2, ...), with a legend.
+/// Named curves over epochs (x = 1, 2, ...), with a legend and a dot on every value.
 pub fn curves(series: &[(&str, &[f64])], title: &str, axes: (&str, &str), path: &Path) -> PlotResult {
-    let n = series.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
-    if n == 0 {
+    let pts: Vec<(&str, Vec<(f32, f32)>)> = series
+        .iter()
+        .map(|(name, v)| (*name, v.iter().enumerate().map(|(k, &y)| ((k + 1) as f32, y as f32)).collect()))
+        .collect();
+    let refs: Vec<(&str, &[(f32, f32)])> = pts.iter().map(|(n, p)| (*n, p.as_slice())).collect();
+    lines(&refs, Lines { dots: true, ..Lines::default() }, title, axes, path)
+}
+
+/// How [`lines`] draws.
+#[derive(Clone, Copy)]
+pub struct Lines {
+    /// Mark every point with a dot.
+    pub dots: bool,
+    /// Image size in pixels.
+    pub size: (u32, u32),
+    /// The same scale on both axes (for shapes such as ellipses); needs a square `size`.
+    pub equal_axes: bool,
+}
+
+impl Default for Lines {
+    fn default() -> Self {
+        Self { dots: false, size: (760, 480), equal_axes: false }
+    }
+}
+
+/// Named polylines through `(x, y)` points, with a legend.
+pub fn lines(series: &[(&str, &[(f32, f32)])], how: Lines, title: &str, axes: (&str, &str), path: &Path) -> PlotResult {
+    if series.iter().all(|(_, p)| p.is_empty()) {
         return Err(err(path)("no values to plot".into()));
     }
-    let all = series.iter().flat_map(|(_, v)| v.iter().map(|&y| y as f32));
-    let ranges = (1f32..(n.max(2) as f32), padded_range(all));
-    xy_figure(path, (760, 480), title, axes, ranges, |chart| {
-        for (i, (name, values)) in series.iter().enumerate() {
+    let mut xs = padded_range(series.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)));
+    let mut ys = padded_range(series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)));
+    if how.equal_axes {
+        let half = (xs.end - xs.start).max(ys.end - ys.start) / 2.0;
+        let (cx, cy) = ((xs.start + xs.end) / 2.0, (ys.start + ys.end) / 2.0);
+        (xs, ys) = ((cx - half)..(cx + half), (cy - half)..(cy + half));
+    }
+    let dots = how.dots;
+    xy_figure(path, how.size, title, axes, (xs, ys), |chart| {
+        for (i, (name, pts)) in series.iter().enumerate() {
             let color = CLASS_COLORS[i % CLASS_COLORS.len()];
-            let pts: Vec<(f32, f32)> = values.iter().enumerate().map(|(k, &y)| ((k + 1) as f32, y as f32)).collect();
             chart
-                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
                 .map_err(|x| x.to_string())?
                 .label(*name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-            chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled()))).map_err(|x| x.to_string())?;
+            if dots {
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(|x| x.to_string())?;
+            }
         }
         Ok(())
     })

@@ -2,7 +2,10 @@
 
 use crate::checkpoint::{CheckpointError, write_atomic};
 use crate::figures::{self, FigureError};
+use crate::plot::{self, PlotError};
+use crate::prob::SeededRng;
 use crate::train::{EpochMetrics, TrainConfig, TrainError, Trainer};
+use crate::vi;
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -28,6 +31,8 @@ pub enum ReportError {
     Checkpoint(#[from] CheckpointError),
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+    #[error(transparent)]
+    Plot(#[from] PlotError),
     #[error("{path}: {msg}")]
     File { path: PathBuf, msg: String },
 }
@@ -162,5 +167,176 @@ pub fn book_figures(book_src: &Path, dev: &Device, mut log: impl FnMut(String)) 
     let summary = gen_dir.join("vae-latent2.md");
     write_atomic(&summary, latent2_summary(&results).as_bytes())?;
     written.extend([json, table, summary]);
+    written.extend(vi_book(book_src)?);
+    Ok(written)
+}
+
+/// The numbers and curves of the chapter on variational inference (all closed-form or seeded,
+/// a fraction of a second to compute).
+pub struct ViResults {
+    pub model: vi::GaussianModel,
+    pub fit: vi::ViFit,
+    pub gradients: Vec<vi::GradientVariance>,
+    /// The `q` at which the gradient estimators are compared.
+    pub gradient_q: vi::Normal1,
+    pub mean_field: vi::MeanFieldFit,
+}
+
+/// Runs the chapter's experiments with their fixed seeds.
+pub fn vi_results() -> candle_core::Result<ViResults> {
+    let model = vi::GaussianModel::example(20, 7);
+    let post = model.posterior();
+    let fit = vi::fit_gaussian_vi(&model, 1500, 16, 0.05, 1)?;
+    let gradient_q = vi::Normal1 { mean: post.mean + 2.0 * post.sd(), var: post.var };
+    let gradients = vi::gradient_variance(&model, gradient_q, &[1, 3, 10, 30, 100], 2000, 5);
+    let mean_field = vi::fit_mean_field([0.5, -0.5], 0.9, 3000)?;
+    Ok(ViResults { model, fit, gradients, gradient_q, mean_field })
+}
+
+/// The chapter's tables, by file name under `generated/`.
+pub fn vi_tables(r: &ViResults) -> Vec<(&'static str, String)> {
+    let m = &r.model;
+    let post = m.posterior();
+    let log_px = m.log_evidence();
+    let mut identity =
+        String::from("| q(z) | ELBO(q) | KL(q ‖ p(z∣x)) | ELBO + KL | log p(x) |\n|---|---:|---:|---:|---:|\n");
+    let qs = [
+        ("the prior N(0, 1)", m.prior),
+        ("N(3, 0.01): confident and wrong", vi::Normal1 { mean: 3.0, var: 0.01 }),
+        ("right mean, variance 0.2", vi::Normal1 { mean: post.mean, var: 0.2 }),
+        ("the exact posterior", post),
+    ];
+    for (name, q) in qs {
+        let (elbo, kl) = (m.elbo(q), q.kl(&post));
+        identity += &format!("| {name} | {elbo:.6} | {kl:.6} | {:.6} | {log_px:.6} |\n", elbo + kl);
+    }
+    let q = qs[2].1;
+    let (mc, se) = m.elbo_mc(q, 10_000, &mut SeededRng::new(3));
+    identity += &format!(
+        "\nFor q = N({:.4}, 0.2), a Monte Carlo estimate of the ELBO with 10,000 samples gives {mc:.3} ± {se:.3} \
+         (exact: {:.3}).\n",
+        q.mean,
+        m.elbo(q)
+    );
+    let data = format!(
+        "{} observations with mean {:.4}; prior N(0, 1), noise variance 1; exact posterior N({:.4}, {:.4}); \
+         log p(x) = {log_px:.4}.\n",
+        m.x.len(),
+        m.x.iter().sum::<f64>() / m.x.len() as f64,
+        post.mean,
+        post.var
+    );
+    let f = &r.fit;
+    let fit = format!(
+        "| | mean | variance |\n|---|---:|---:|\n| fitted q | {:.4} | {:.4} |\n| exact posterior | {:.4} | {:.4} |\n\n\
+         After {} steps the ELBO is {:.4}, {:.4} nats below log p(x) = {log_px:.4}.\n",
+        f.q.mean,
+        f.q.var,
+        post.mean,
+        post.var,
+        f.elbo.len(),
+        f.elbo.last().copied().unwrap_or(f64::NAN),
+        log_px - f.elbo.last().copied().unwrap_or(f64::NAN)
+    );
+    let mut grads = format!(
+        "At q = N({:.3}, {:.4}) the exact gradient of the ELBO with respect to the mean is {:.3}.\n\n\
+         | samples K | reparameterization: mean | variance | score function: mean | variance | variance ratio |\n\
+         |---:|---:|---:|---:|---:|---:|\n",
+        r.gradient_q.mean,
+        r.gradient_q.var,
+        r.gradients.first().map(|g| g.exact).unwrap_or(f64::NAN)
+    );
+    for g in &r.gradients {
+        grads += &format!(
+            "| {} | {:.3} | {:.3} | {:.2} | {:.1} | {:.0} |\n",
+            g.k,
+            g.reparam_mean,
+            g.reparam_var,
+            g.score_mean,
+            g.score_var,
+            g.score_var / g.reparam_var
+        );
+    }
+    let mf = &r.mean_field;
+    let rho = mf.cov[0][1];
+    let meanfield = format!(
+        "| | mean | variances | theory |\n|---|---|---|---|\n\
+         | p | ({:.2}, {:.2}) | (1, 1), correlation {rho} | |\n\
+         | q minimizing KL(q ‖ p) | ({:.3}, {:.3}) | ({:.4}, {:.4}) | 1 − ρ² = {:.4} |\n\
+         | q minimizing KL(p ‖ q) | ({:.3}, {:.3}) | ({:.4}, {:.4}) | 1 |\n",
+        mf.mean[0],
+        mf.mean[1],
+        mf.reverse.0[0],
+        mf.reverse.0[1],
+        mf.reverse.1[0],
+        mf.reverse.1[1],
+        1.0 - rho * rho,
+        mf.forward.0[0],
+        mf.forward.0[1],
+        mf.forward.1[0],
+        mf.forward.1[1],
+    );
+    vec![
+        ("vi-data.md", data),
+        ("vi-identity.md", identity),
+        ("vi-fit.md", fit),
+        ("vi-gradients.md", grads),
+        ("vi-meanfield.md", meanfield),
+    ]
+}
+
+/// The chapter's figures into `dir`: the ELBO rising to log p(x), the gradient variances, and the
+/// mean-field ellipses.
+pub fn vi_figures(r: &ViResults, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let log_px = r.model.log_evidence() as f32;
+    // The first 300 steps: after them the curve lies on the line.
+    let shown = r.fit.elbo.len().min(300);
+    let elbo: Vec<(f32, f32)> =
+        r.fit.elbo[..shown].iter().enumerate().map(|(i, &e)| ((i + 1) as f32, e as f32)).collect();
+    let target = [(1.0, log_px), (shown as f32, log_px)];
+    let elbo_path = dir.join("vi-elbo.png");
+    plot::lines(
+        &[("log p(x)", &target[..]), ("ELBO(q)", &elbo[..])],
+        plot::Lines::default(),
+        "Gradient VI: the ELBO rises to log p(x) (first 300 steps)",
+        ("step", "nats"),
+        &elbo_path,
+    )?;
+    let log10 = |v: f64| v.log10() as f32;
+    let rep: Vec<(f32, f32)> = r.gradients.iter().map(|g| (log10(g.k as f64), log10(g.reparam_var))).collect();
+    let score: Vec<(f32, f32)> = r.gradients.iter().map(|g| (log10(g.k as f64), log10(g.score_var))).collect();
+    let var_path = dir.join("vi-gradient-variance.png");
+    plot::lines(
+        &[("reparameterization", &rep[..]), ("score function", &score[..])],
+        plot::Lines { dots: true, ..plot::Lines::default() },
+        "Variance of the gradient estimators",
+        ("log10 samples K", "log10 variance"),
+        &var_path,
+    )?;
+    let mf = &r.mean_field;
+    let diag = |v: [f64; 2]| [[v[0], 0.0], [0.0, v[1]]];
+    let p = vi::ellipse(mf.mean, mf.cov, 2.0, 200);
+    let rev = vi::ellipse(mf.reverse.0, diag(mf.reverse.1), 2.0, 200);
+    let fwd = vi::ellipse(mf.forward.0, diag(mf.forward.1), 2.0, 200);
+    let mf_path = dir.join("vi-meanfield.png");
+    plot::lines(
+        &[("p (correlated)", &p[..]), ("q: min KL(q||p)", &rev[..]), ("q: min KL(p||q)", &fwd[..])],
+        plot::Lines { dots: false, size: (640, 640), equal_axes: true },
+        "Mean-field fits, 2-standard-deviation contours",
+        ("z1", "z2"),
+        &mf_path,
+    )?;
+    Ok(vec![elbo_path, var_path, mf_path])
+}
+
+/// Writes the VI chapter's tables and figures under `book_src`.
+pub fn vi_book(book_src: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let r = vi_results()?;
+    let mut written = vi_figures(&r, &book_src.join("figures"))?;
+    for (name, text) in vi_tables(&r) {
+        let path = generated_dir(book_src).join(name);
+        write_atomic(&path, text.as_bytes())?;
+        written.push(path);
+    }
     Ok(written)
 }

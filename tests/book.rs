@@ -111,3 +111,15 @@ fn book_numbers_are_reproduced_by_training() {
         }
     }
 }
+
+/// The VI chapter's tables are exactly what the code computes now (its experiments are seeded and
+/// take a fraction of a second).
+#[test]
+fn vi_tables_match_a_fresh_run() {
+    let results = report::vi_results().unwrap();
+    let dir = report::generated_dir(&book_src());
+    for (name, text) in report::vi_tables(&results) {
+        let committed = std::fs::read_to_string(dir.join(name)).unwrap();
+        assert_eq!(committed, text, "{name} is stale: run `cargo run --release -- figures`");
+    }
+}
