@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every notebook headless in real Jupyter with the evcxr kernel, one at a time.
 # By default the small configuration (VAE_BOOK_QUICK=1) runs into a scratch folder and the committed
-# notebooks are left alone; `scripts/notebooks.sh --full` runs the book's configuration and writes
-# the outputs back into notebooks/, ready to commit.
+# notebooks are left alone; `scripts/notebooks.sh --full [NOTEBOOK...]` runs the book's configuration
+# and writes the outputs back into notebooks/, ready to commit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${VAE_BOOK_CACHE:-$HOME/.cache/vae-book}"
@@ -16,8 +16,10 @@ export LD_LIBRARY_PATH="$sysroot/lib/rustlib/$(rustc -vV | sed -n "s/^host: //p"
 mkdir -p "$EVCXR_TMPDIR"
 
 full=0
-[ "${1:-}" = "--full" ] && full=1
-for nb in notebooks/*.ipynb; do
+if [ "${1:-}" = "--full" ]; then full=1; shift; fi
+# Notebooks named on the command line, or all of them.
+[ "$#" -gt 0 ] || set -- notebooks/*.ipynb
+for nb in "$@"; do
   start=$(date +%s)
   if [ "$full" = 1 ]; then
     VAE_BOOK_QUICK=0 jupyter nbconvert --to notebook --execute --inplace \

@@ -6,6 +6,7 @@
 pub use candle_core;
 pub use candle_nn;
 
+pub mod amortize;
 pub mod checkpoint;
 pub mod data;
 pub mod figures;
@@ -30,6 +31,9 @@ pub mod book {
 
     #[doc = include_str!("../book/src/vi.md")]
     pub struct Vi;
+
+    #[doc = include_str!("../book/src/amortized.md")]
+    pub struct Amortized;
 
     #[doc = include_str!("../book/src/compute-cost.md")]
     pub struct ComputeCost;

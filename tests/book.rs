@@ -86,6 +86,8 @@ fn generated_tables_match_their_data() {
     let dir = report::generated_dir(&book_src());
     assert_eq!(std::fs::read_to_string(dir.join("vae-results.md")).unwrap(), report::results_table(&results));
     assert_eq!(std::fs::read_to_string(dir.join("vae-latent2.md")).unwrap(), report::latent2_summary(&results));
+    assert_eq!(std::fs::read_to_string(dir.join("amortization.md")).unwrap(), report::amortization_table(&results));
+    assert!(results.amortization.gap() > 0.0, "optimizing each q must not lower the ELBO");
     let (cfg, cfg2) = report::book_configs();
     assert_eq!((&results.config, &results.latent2_config), (&cfg, &cfg2), "results are from the book's configs");
     assert_eq!(results.epochs.len(), cfg.epochs);
