@@ -7,6 +7,7 @@ pub use candle_core;
 pub use candle_nn;
 
 pub mod amortize;
+pub mod bayes;
 pub mod checkpoint;
 pub mod data;
 pub mod figures;
@@ -28,6 +29,9 @@ pub mod vi;
 pub mod book {
     #[doc = include_str!("../book/src/vae.md")]
     pub struct Vae;
+
+    #[doc = include_str!("../book/src/bayes.md")]
+    pub struct Bayes;
 
     #[doc = include_str!("../book/src/vi.md")]
     pub struct Vi;

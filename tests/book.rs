@@ -125,3 +125,13 @@ fn vi_tables_match_a_fresh_run() {
         assert_eq!(committed, text, "{name} is stale: run `cargo run --release -- figures`");
     }
 }
+
+/// The Bayes chapter's tables are exactly what the code computes now.
+#[test]
+fn bayes_tables_match_a_fresh_run() {
+    let dir = report::generated_dir(&book_src());
+    for (name, text) in report::bayes_tables() {
+        let committed = std::fs::read_to_string(dir.join(name)).unwrap();
+        assert_eq!(committed, text, "{name} is stale: run `cargo run --release -- figures`");
+    }
+}
