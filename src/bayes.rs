@@ -78,22 +78,10 @@ pub fn log_mean_exp(w: &[f64]) -> f64 {
 /// `log mean p(x, z_i) / r(z_i)` with `z_i` from a proposal `r`.
 pub fn evidence_estimates(model: &GaussianModel, proposal: Normal1, k: usize, rng: &mut SeededRng) -> (f64, f64) {
     let prior = model.prior;
-    let naive: Vec<f64> = rng
-        .normal_vec(k)
-        .into_iter()
-        .map(|e| {
-            let z = prior.mean + prior.sd() * e as f64;
-            model.log_joint(z) - prior.log_pdf(z) // log p(x | z)
-        })
-        .collect();
-    let weights: Vec<f64> = rng
-        .normal_vec(k)
-        .into_iter()
-        .map(|e| {
-            let z = proposal.mean + proposal.sd() * e as f64;
-            model.log_joint(z) - proposal.log_pdf(z)
-        })
-        .collect();
+    // log p(x | z) = log p(x, z) - log p(z) for prior samples; the importance weights for proposal ones.
+    let naive: Vec<f64> = prior.samples(k, rng).into_iter().map(|z| model.log_joint(z) - prior.log_pdf(z)).collect();
+    let weights: Vec<f64> =
+        proposal.samples(k, rng).into_iter().map(|z| model.log_joint(z) - proposal.log_pdf(z)).collect();
     (log_mean_exp(&naive), log_mean_exp(&weights))
 }
 

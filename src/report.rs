@@ -333,9 +333,8 @@ pub fn vi_figures(r: &ViResults, dir: &Path) -> Result<Vec<PathBuf>, ReportError
         ("step", "nats"),
         &elbo_path,
     )?;
-    let log10 = |v: f64| v.log10() as f32;
-    let rep: Vec<(f32, f32)> = r.gradients.iter().map(|g| (log10(g.k as f64), log10(g.reparam_var))).collect();
-    let score: Vec<(f32, f32)> = r.gradients.iter().map(|g| (log10(g.k as f64), log10(g.score_var))).collect();
+    let rep = log_log(r.gradients.iter().map(|g| (g.k as f64, g.reparam_var)));
+    let score = log_log(r.gradients.iter().map(|g| (g.k as f64, g.score_var)));
     let var_path = dir.join("vi-gradient-variance.png");
     plot::lines(
         &[("reparameterization", &rep[..]), ("score function", &score[..])],
@@ -364,12 +363,24 @@ pub fn vi_figures(r: &ViResults, dir: &Path) -> Result<Vec<PathBuf>, ReportError
 pub fn vi_book(book_src: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let r = vi_results()?;
     let mut written = vi_figures(&r, &book_src.join("figures"))?;
-    for (name, text) in vi_tables(&r) {
+    written.extend(write_generated(book_src, vi_tables(&r))?);
+    Ok(written)
+}
+
+/// Writes named generated files under `book_src/generated/`.
+fn write_generated(book_src: &Path, files: Vec<(&str, String)>) -> Result<Vec<PathBuf>, ReportError> {
+    let mut written = Vec::new();
+    for (name, text) in files {
         let path = generated_dir(book_src).join(name);
         write_atomic(&path, text.as_bytes())?;
         written.push(path);
     }
     Ok(written)
+}
+
+/// `(log10 x, log10 y)` points for a log-log plot.
+fn log_log(points: impl Iterator<Item = (f64, f64)>) -> Vec<(f32, f32)> {
+    points.map(|(x, y)| (x.log10() as f32, y.log10() as f32)).collect()
 }
 
 /// The coin, the prior and the sample sizes of the chapter on Bayes' rule.
@@ -449,9 +460,8 @@ pub fn bayes_figures(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     )?;
     let (model, proposal) = evidence_setup();
     let errs = bayes::evidence_errors(&model, proposal, &EVIDENCE_KS, 200, 9);
-    let l = |v: f64| v.log10() as f32;
-    let naive: Vec<(f32, f32)> = errs.iter().map(|e| (l(e.k as f64), l(e.naive_rmse))).collect();
-    let imp: Vec<(f32, f32)> = errs.iter().map(|e| (l(e.k as f64), l(e.importance_rmse))).collect();
+    let naive = log_log(errs.iter().map(|e| (e.k as f64, e.naive_rmse)));
+    let imp = log_log(errs.iter().map(|e| (e.k as f64, e.importance_rmse)));
     let evidence = dir.join("bayes-evidence.png");
     plot::lines(
         &[("naive: samples from the prior", &naive[..]), ("importance sampling", &imp[..])],
@@ -466,10 +476,6 @@ pub fn bayes_figures(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
 /// Writes the Bayes chapter's tables and figures under `book_src`.
 pub fn bayes_book(book_src: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let mut written = bayes_figures(&book_src.join("figures"))?;
-    for (name, text) in bayes_tables() {
-        let path = generated_dir(book_src).join(name);
-        write_atomic(&path, text.as_bytes())?;
-        written.push(path);
-    }
+    written.extend(write_generated(book_src, bayes_tables())?);
     Ok(written)
 }

@@ -33,6 +33,11 @@ impl Normal1 {
     pub fn sd(&self) -> f64 {
         self.var.sqrt()
     }
+
+    /// `k` draws, `mean + sd * eps` with `eps` from `rng`.
+    pub fn samples(&self, k: usize, rng: &mut SeededRng) -> Vec<f64> {
+        rng.normal_vec(k).into_iter().map(|e| self.mean + self.sd() * e as f64).collect()
+    }
 }
 
 /// `z ~ N(prior.mean, prior.var)`, then `x_i | z ~ N(z, noise_var)` for each observation.
@@ -104,14 +109,7 @@ impl GaussianModel {
     /// A Monte Carlo estimate of the ELBO with `k` samples from `q`: the mean of
     /// `log p(x, z) - log q(z)`, and its standard error.
     pub fn elbo_mc(&self, q: Normal1, k: usize, rng: &mut SeededRng) -> (f64, f64) {
-        let values: Vec<f64> = rng
-            .normal_vec(k)
-            .into_iter()
-            .map(|e| {
-                let z = q.mean + q.sd() * e as f64;
-                self.log_joint(z) - q.log_pdf(z)
-            })
-            .collect();
+        let values: Vec<f64> = q.samples(k, rng).into_iter().map(|z| self.log_joint(z) - q.log_pdf(z)).collect();
         mean_and_se(&values)
     }
 }
@@ -196,7 +194,7 @@ pub fn gradient_variance(
         .map(|&k| {
             let (mut rep, mut score) = (Vec::with_capacity(reps), Vec::with_capacity(reps));
             for _ in 0..reps {
-                let zs: Vec<f64> = rng.normal_vec(k).into_iter().map(|e| q.mean + q.sd() * e as f64).collect();
+                let zs = q.samples(k, &mut rng);
                 rep.push(zs.iter().map(|&z| model.dlog_joint(z)).sum::<f64>() / k as f64);
                 let f = |z: f64| (model.log_joint(z) - q.log_pdf(z)) * (z - q.mean) / q.var;
                 score.push(zs.iter().map(|&z| f(z)).sum::<f64>() / k as f64);
