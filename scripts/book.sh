@@ -21,6 +21,10 @@ check_page() {
   if grep -l -E '<(link|script)[^>]*(href|src)="https?://' book/book/*.html; then
     echo "book: the pages above load assets from the network" >&2; exit 1
   fi
+  # TeX left in a page is a formula the preprocessor did not see (for example split over two lines).
+  if grep -l -E '\\(mathrm|mathcal|frac|log|sum|mid)\b' book/book/*.html; then
+    echo "book: the pages above contain unrendered TeX" >&2; exit 1
+  fi
   local dom shot
   dom=$(mktemp) shot=$(mktemp --suffix=.png)
   chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
