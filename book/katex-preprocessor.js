@@ -56,7 +56,8 @@ function renderPart(text, where) {
   };
   return text
     .replace(/\$\$([\s\S]+?)\$\$/g, (_, tex) => `\n<div class="math-display">${render(tex.trim(), true)}</div>\n`)
-    .replace(/(^|[^\\$])\$([^\s$](?:[^$\n]*?[^\s\\$])?)\$(?!\d)/g, (_, pre, tex) => pre + render(tex, false))
+    // Inline math may wrap onto the next line, but never across a blank line (a new paragraph).
+    .replace(/(^|[^\\$])\$([^\s$](?:(?:[^$\n]|\n(?!\s*\n))*?[^\s\\$])?)\$(?!\d)/g, (_, pre, tex) => pre + render(tex, false))
     .replace(/\\\$/g, "$");
 }
 
