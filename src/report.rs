@@ -199,6 +199,7 @@ pub fn book_figures(book_src: &Path, dev: &Device, mut log: impl FnMut(String)) 
     written.extend([json, table, summary, gap]);
     written.extend(vi_book(book_src)?);
     written.extend(bayes_book(book_src)?);
+    written.extend(write_generated(book_src, vec![("likelihoods.md", likelihood_table()?)])?);
     Ok(written)
 }
 
@@ -478,4 +479,28 @@ pub fn bayes_book(book_src: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let mut written = bayes_figures(&book_src.join("figures"))?;
     written.extend(write_generated(book_src, bayes_tables())?);
     Ok(written)
+}
+
+/// Facts about the pixels that decide which likelihood fits them (the embedded test digits).
+pub fn likelihood_table() -> Result<String, ReportError> {
+    let test = crate::data::Mnist::embedded().map_err(TrainError::from)?.test;
+    let n = test.len() as f64;
+    let d = test.image_size();
+    let (mut grey, mut entropy) = (0usize, 0.0f64);
+    for &p in &test.pixels {
+        let x = p as f64 / 255.0;
+        if p != 0 && p != 255 {
+            grey += 1;
+            // The Bernoulli "log-likelihood" of a grey level x is at most -H(x), reached at p = x.
+            entropy -= x * x.ln() + (1.0 - x) * (1.0 - x).ln();
+        }
+    }
+    Ok(format!(
+        "| embedded test digits | value |\n|---|---:|\n\
+         | pixels per image | {d} |\n\
+         | pixels that are neither 0 nor 1 | {:.1}% |\n\
+         | lowest possible Bernoulli \"−log-likelihood\" of the grey levels, per image | {:.2} nats |\n",
+        100.0 * grey as f64 / test.pixels.len() as f64,
+        entropy / n
+    ))
 }

@@ -126,6 +126,13 @@ fn vi_tables_match_a_fresh_run() {
     }
 }
 
+/// The pixel facts of the likelihood section are what the code computes from the data.
+#[test]
+fn likelihood_table_matches_the_data() {
+    let committed = std::fs::read_to_string(report::generated_dir(&book_src()).join("likelihoods.md")).unwrap();
+    assert_eq!(committed, report::likelihood_table().unwrap());
+}
+
 /// The Bayes chapter's tables are exactly what the code computes now.
 #[test]
 fn bayes_tables_match_a_fresh_run() {
