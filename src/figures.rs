@@ -51,7 +51,7 @@ pub fn reconstructions(model: &Vae, x: &Tensor, n: usize, path: &Path) -> Figure
 /// probabilities of new digits, not binary samples from them.
 pub fn prior_samples(model: &Vae, seed: u64, path: &Path) -> FigureResult {
     let mut rng = SeededRng::derived(seed, "prior-samples", 0);
-    let z = rng.normal(&[64, model.cfg.latent_dim], model_device(model))?;
+    let z = rng.normal(&[64, model.cfg.latent_dim], model.device())?;
     let images = probabilities(model, &z)?;
     let grid = ImageGrid {
         images: &images,
@@ -99,7 +99,7 @@ pub fn manifold(model: &Vae, n: usize, span: f32, path: &Path) -> FigureResult {
             z.extend([-span + col as f32 * step, span - row as f32 * step]);
         }
     }
-    let z = Tensor::from_vec(z, (n * n, 2), model_device(model))?;
+    let z = Tensor::from_vec(z, (n * n, 2), model.device())?;
     let images = probabilities(model, &z)?;
     let title = format!("Decoded latent grid, z1 and z2 from -{span} to {span}");
     let grid = ImageGrid { images: &images, side: SIDE, rows: n, cols: n, title: &title, row_labels: None, scale: 1 };
@@ -112,8 +112,4 @@ pub fn loss_curves(history: &[EpochMetrics], path: &Path) -> FigureResult {
     let test: Vec<f64> = history.iter().map(|m| m.test_loss).collect();
     let series = [("train", train.as_slice()), ("test", test.as_slice())];
     Ok(plot::curves(&series, "Negative ELBO per epoch", ("epoch", "nats per image"), path)?)
-}
-
-fn model_device(model: &Vae) -> &candle_core::Device {
-    model.device()
 }
