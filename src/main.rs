@@ -53,6 +53,9 @@ enum Command {
         book_src: PathBuf,
         #[arg(long, default_value = "cpu")]
         device: String,
+        /// Regenerate only these chapter groups (repeatable): vae, vi, bayes [default: all].
+        #[arg(long = "chapter", value_parser = clap::builder::PossibleValuesParser::new(report::CHAPTERS))]
+        chapters: Vec<String>,
     },
 }
 
@@ -253,9 +256,9 @@ fn main() -> Result<()> {
             println!("figure: {}", out.display());
             Ok(())
         }
-        Command::Figures { book_src, device: dev } => {
+        Command::Figures { book_src, device: dev, chapters } => {
             let dev = device(&dev)?;
-            for path in report::book_figures(&book_src, &dev, |line| println!("{line}"))? {
+            for path in report::book_figures(&book_src, &dev, &chapters, |line| println!("{line}"))? {
                 println!("wrote {}", path.display());
             }
             Ok(())

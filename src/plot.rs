@@ -132,6 +132,7 @@ fn xy_figure(
     title: &str,
     axes: (&str, &str),
     ranges: (std::ops::Range<f32>, std::ops::Range<f32>),
+    legend: SeriesLabelPosition,
     draw: impl FnOnce(&mut Chart) -> Result<(), String>,
 ) -> PlotResult {
     let e = err(path);
@@ -158,7 +159,7 @@ fn xy_figure(
     draw(&mut chart).map_err(&e)?;
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(legend)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
@@ -180,7 +181,7 @@ pub fn scatter_by_class(
         return Err(err(path)(msg));
     }
     let ranges = (padded_range(points.iter().map(|p| p.0)), padded_range(points.iter().map(|p| p.1)));
-    xy_figure(path, (760, 640), title, axes, ranges, |chart| {
+    xy_figure(path, (760, 640), title, axes, ranges, SeriesLabelPosition::UpperRight, |chart| {
         for class in 0..10u8 {
             let color = CLASS_COLORS[class as usize];
             let series = points.iter().zip(labels).filter(|(_, l)| **l == class).map(|(p, _)| *p);
@@ -213,30 +214,55 @@ pub struct Lines {
     pub size: (u32, u32),
     /// The same scale on both axes (for shapes such as ellipses); needs a square `size`.
     pub equal_axes: bool,
+    /// Put the legend in the upper left corner (where the curves leave room).
+    pub legend_left: bool,
 }
 
 impl Default for Lines {
     fn default() -> Self {
-        Self { dots: false, size: (760, 480), equal_axes: false }
+        Self { dots: false, size: (760, 480), equal_axes: false, legend_left: false }
     }
 }
 
 /// Named polylines through `(x, y)` points, with a legend.
 pub fn lines(series: &[(&str, &[(f32, f32)])], how: Lines, title: &str, axes: (&str, &str), path: &Path) -> PlotResult {
-    if series.iter().all(|(_, p)| p.is_empty()) {
+    overlay(&[], series, how, title, axes, path)
+}
+
+/// Named clouds of points (small translucent dots, drawn first) under named polylines, with one
+/// legend: clouds take the first colours, lines the ones after them.
+pub fn overlay(
+    clouds: &[(&str, &[(f32, f32)])],
+    series: &[(&str, &[(f32, f32)])],
+    how: Lines,
+    title: &str,
+    axes: (&str, &str),
+    path: &Path,
+) -> PlotResult {
+    let all = || clouds.iter().chain(series);
+    if all().all(|(_, p)| p.is_empty()) {
         return Err(err(path)("no values to plot".into()));
     }
-    let mut xs = padded_range(series.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)));
-    let mut ys = padded_range(series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)));
+    let mut xs = padded_range(all().flat_map(|(_, p)| p.iter().map(|q| q.0)));
+    let mut ys = padded_range(all().flat_map(|(_, p)| p.iter().map(|q| q.1)));
     if how.equal_axes {
         let half = (xs.end - xs.start).max(ys.end - ys.start) / 2.0;
         let (cx, cy) = ((xs.start + xs.end) / 2.0, (ys.start + ys.end) / 2.0);
         (xs, ys) = ((cx - half)..(cx + half), (cy - half)..(cy + half));
     }
     let dots = how.dots;
-    xy_figure(path, how.size, title, axes, (xs, ys), |chart| {
-        for (i, (name, pts)) in series.iter().enumerate() {
+    let legend = if how.legend_left { SeriesLabelPosition::UpperLeft } else { SeriesLabelPosition::UpperRight };
+    xy_figure(path, how.size, title, axes, (xs, ys), legend, |chart| {
+        for (i, (name, pts)) in clouds.iter().enumerate() {
             let color = CLASS_COLORS[i % CLASS_COLORS.len()];
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 2, color.mix(0.5).filled())))
+                .map_err(|x| x.to_string())?
+                .label(*name)
+                .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
+        }
+        for (i, (name, pts)) in series.iter().enumerate() {
+            let color = CLASS_COLORS[(clouds.len() + i) % CLASS_COLORS.len()];
             chart
                 .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
                 .map_err(|x| x.to_string())?

@@ -12,7 +12,7 @@
 //! cannot be seeded: the same seed gives the same run, bit for bit, on the CPU.
 
 use candle_core::{D, Device, Result, Tensor};
-use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
+use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
 use rand_distr::{Distribution, StandardNormal};
 
 /// `ln(2 pi)`.
@@ -98,6 +98,16 @@ impl SeededRng {
     /// `n` standard normal values (the same stream as [`SeededRng::normal`]).
     pub fn normal_vec(&mut self, n: usize) -> Vec<f32> {
         (0..n).map(|_| StandardNormal.sample(&mut self.rng)).collect()
+    }
+
+    /// One standard normal value in double precision (for samplers that accumulate many steps).
+    pub fn normal_f64(&mut self) -> f64 {
+        StandardNormal.sample(&mut self.rng)
+    }
+
+    /// One uniform value in `[0, 1)`, in double precision.
+    pub fn uniform_f64(&mut self) -> f64 {
+        self.rng.random::<f64>()
     }
 
     /// Uniform values in `[low, high)`.

@@ -10,6 +10,9 @@ use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+pub mod logistic;
+pub mod mixture;
+
 /// The contents of `metrics.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Metrics {
@@ -163,15 +166,47 @@ pub fn generated_dir(book_src: &Path) -> PathBuf {
     book_src.join("generated")
 }
 
-/// Trains the book's two models and writes every figure and number of the VAE chapter under
-/// `book_src` (`figures/*.png`, `generated/vae-results.{json,md}`, `generated/vae-latent2.md`).
-pub fn book_figures(book_src: &Path, dev: &Device, mut log: impl FnMut(String)) -> Result<Vec<PathBuf>, ReportError> {
+/// The groups of figures `vae figures --chapter` can regenerate on their own: `vae` (the VAE and
+/// amortized-inference chapters, which train models), `vi` and `bayes` (seconds each).
+pub const CHAPTERS: [&str; 3] = ["vae", "vi", "bayes"];
+
+/// Writes every figure and number of the chapters named in `chapters` (all of them if empty) under
+/// `book_src` (`figures/*.png`, `generated/*`); the `vae` group trains the book's two models.
+pub fn book_figures(
+    book_src: &Path,
+    dev: &Device,
+    chapters: &[String],
+    mut log: impl FnMut(String),
+) -> Result<Vec<PathBuf>, ReportError> {
+    if let Some(bad) = chapters.iter().find(|c| !CHAPTERS.contains(&c.as_str())) {
+        let msg = format!("no chapter group {bad:?}; choose from {}", CHAPTERS.join(", "));
+        return Err(ReportError::File { path: book_src.into(), msg });
+    }
+    let wanted = |c: &str| chapters.is_empty() || chapters.iter().any(|w| w == c);
+    let mut written = Vec::new();
+    if wanted("vae") {
+        written.extend(vae_book(book_src, dev, &mut log)?);
+    }
+    if wanted("vi") {
+        log("  variational inference: closed-form model, gradient VI, logistic regression with HMC".into());
+        written.extend(vi_book(book_src)?);
+    }
+    if wanted("bayes") {
+        log("  Bayes' rule: conjugate models, evidence estimates, a Gaussian mixture by EM".into());
+        written.extend(bayes_book(book_src)?);
+    }
+    Ok(written)
+}
+
+/// Trains the book's two models and writes the VAE and amortized-inference chapters' figures and
+/// numbers (`generated/vae-results.{json,md}`, `vae-latent2.md`, `amortization.md`, `likelihoods.md`).
+fn vae_book(book_src: &Path, dev: &Device, log: &mut impl FnMut(String)) -> Result<Vec<PathBuf>, ReportError> {
     let (cfg, cfg2) = book_configs();
     let fig_dir = book_src.join("figures");
-    let main = run_to_end(cfg.clone(), dev, &mut log)?;
+    let main = run_to_end(cfg.clone(), dev, log)?;
     let x_test = main.data.test.images(dev)?;
     let mut written = write_run_figures(&main, &x_test, &fig_dir)?;
-    let small = run_to_end(cfg2.clone(), dev, &mut log)?;
+    let small = run_to_end(cfg2.clone(), dev, log)?;
     let manifold = fig_dir.join("manifold.png");
     figures::manifold(&small.model, 20, 3.0, &manifold)?;
     let scatter2 = fig_dir.join("latent-2d.png");
@@ -197,8 +232,6 @@ pub fn book_figures(book_src: &Path, dev: &Device, mut log: impl FnMut(String)) 
     let gap = gen_dir.join("amortization.md");
     write_atomic(&gap, amortization_table(&results).as_bytes())?;
     written.extend([json, table, summary, gap]);
-    written.extend(vi_book(book_src)?);
-    written.extend(bayes_book(book_src)?);
     written.extend(write_generated(book_src, vec![("likelihoods.md", likelihood_table()?)])?);
     Ok(written)
 }
@@ -352,7 +385,7 @@ pub fn vi_figures(r: &ViResults, dir: &Path) -> Result<Vec<PathBuf>, ReportError
     let mf_path = dir.join("vi-meanfield.png");
     plot::lines(
         &[("p (correlated)", &p[..]), ("q: min KL(q||p)", &rev[..]), ("q: min KL(p||q)", &fwd[..])],
-        plot::Lines { dots: false, size: (640, 640), equal_axes: true },
+        plot::Lines { size: (640, 640), equal_axes: true, ..plot::Lines::default() },
         "Mean-field fits, 2-standard-deviation contours",
         ("z1", "z2"),
         &mf_path,
@@ -365,6 +398,7 @@ pub fn vi_book(book_src: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let r = vi_results()?;
     let mut written = vi_figures(&r, &book_src.join("figures"))?;
     written.extend(write_generated(book_src, vi_tables(&r))?);
+    written.extend(logistic::book(book_src)?);
     Ok(written)
 }
 
@@ -389,6 +423,7 @@ const COIN_P: f64 = 0.7;
 const COIN_SEED: u64 = 4;
 const BAYES_PRIOR: bayes::Beta = bayes::Beta { a: 2.0, b: 2.0 };
 const UPDATE_AT: [usize; 5] = [0, 1, 5, 20, 100];
+const GAUSSIAN_AT: [usize; 5] = [0, 1, 2, 5, 20];
 const EVIDENCE_KS: [usize; 9] = [1, 3, 10, 30, 100, 300, 1000, 3000, 10000];
 
 /// The chapter's tables: posteriors as flips arrive, and the evidence estimators' errors.
@@ -412,6 +447,25 @@ pub fn bayes_tables() -> Vec<(&'static str, String)> {
             BAYES_PRIOR.ln_evidence(heads, n - heads)
         );
     }
+    let model = vi::GaussianModel::example(20, 7);
+    let mut gaussian = format!(
+        "Prior N({}, {}) on the mean z, observations x_i ~ N(z, {}).\n\n\
+         | observations n | mean of x_1..x_n | posterior mean | posterior s.d. | 1 / √(1 + n) | log p(x_1..x_n) |\n|---:|---:|---:|---:|---:|---:|\n",
+        model.prior.mean, model.prior.var, model.noise_var
+    );
+    for n in GAUSSIAN_AT {
+        let m = model.first(n);
+        let x_bar = if n == 0 { f64::NAN } else { m.x.iter().sum::<f64>() / n as f64 };
+        let post = m.posterior();
+        let x_bar = if n == 0 { "–".to_string() } else { format!("{x_bar:.3}") };
+        gaussian += &format!(
+            "| {n} | {x_bar} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+            post.mean,
+            post.sd(),
+            1.0 / (1.0 + n as f64).sqrt(),
+            m.log_evidence()
+        );
+    }
     let (model, proposal) = evidence_setup();
     let mut evidence = format!(
         "The Gaussian model of the VI chapter: exact log p(x) = {:.4}. Importance sampling draws from \
@@ -424,7 +478,7 @@ pub fn bayes_tables() -> Vec<(&'static str, String)> {
     for e in bayes::evidence_errors(&model, proposal, &EVIDENCE_KS, 200, 9) {
         evidence += &format!("| {} | {:.4} | {:.4} |\n", e.k, e.naive_rmse, e.importance_rmse);
     }
-    vec![("bayes-updating.md", updating), ("bayes-evidence.md", evidence)]
+    vec![("bayes-updating.md", updating), ("bayes-gaussian.md", gaussian), ("bayes-evidence.md", evidence)]
 }
 
 fn evidence_setup() -> (vi::GaussianModel, vi::Normal1) {
@@ -459,6 +513,8 @@ pub fn bayes_figures(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         ("P(heads)", "density"),
         &updating,
     )?;
+    let gaussian = dir.join("bayes-gaussian.png");
+    gaussian_updating_figure(&gaussian)?;
     let (model, proposal) = evidence_setup();
     let errs = bayes::evidence_errors(&model, proposal, &EVIDENCE_KS, 200, 9);
     let naive = log_log(errs.iter().map(|e| (e.k as f64, e.naive_rmse)));
@@ -471,13 +527,39 @@ pub fn bayes_figures(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         ("log10 samples K", "log10 RMSE (nats)"),
         &evidence,
     )?;
-    Ok(vec![updating, evidence])
+    Ok(vec![updating, gaussian, evidence])
+}
+
+/// Prior, likelihood and posterior of the Gaussian model's mean on one figure, after 1, 5 and
+/// 20 observations. The likelihood of all 20 is scaled to integrate to one over z, so that it can
+/// share the axis with the densities.
+fn gaussian_updating_figure(path: &Path) -> Result<(), ReportError> {
+    let model = vi::GaussianModel::example(20, 7);
+    let grid: Vec<f64> = (0..=400).map(|i| -3.0 + 6.0 * i as f64 / 400.0).collect();
+    let curve = |d: &dyn Fn(f64) -> f64| -> Vec<(f32, f32)> { grid.iter().map(|&z| (z as f32, d(z) as f32)).collect() };
+    let n = model.x.len();
+    // As a function of z, prod_i N(x_i; z, s^2) is proportional to N(z; mean of x, s^2 / n).
+    let lik = vi::Normal1 { mean: model.x.iter().sum::<f64>() / n as f64, var: model.noise_var / n as f64 };
+    let mut series = vec![
+        ("prior".to_string(), curve(&|z| model.prior.log_pdf(z).exp())),
+        (format!("likelihood of the {n} points (scaled)"), curve(&|z| lik.log_pdf(z).exp())),
+    ];
+    for k in [1, 5, 20] {
+        let post = model.first(k).posterior();
+        let name = if k == 1 { "posterior after 1 point".to_string() } else { format!("posterior after {k} points") };
+        series.push((name, curve(&|z| post.log_pdf(z).exp())));
+    }
+    let refs: Vec<(&str, &[(f32, f32)])> = series.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
+    let how = plot::Lines { legend_left: true, ..plot::Lines::default() };
+    plot::lines(&refs, how, "Gaussian prior × Gaussian likelihood = Gaussian posterior", ("z", "density"), path)?;
+    Ok(())
 }
 
 /// Writes the Bayes chapter's tables and figures under `book_src`.
 pub fn bayes_book(book_src: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let mut written = bayes_figures(&book_src.join("figures"))?;
     written.extend(write_generated(book_src, bayes_tables())?);
+    written.extend(mixture::book(book_src)?);
     Ok(written)
 }
 

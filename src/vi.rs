@@ -57,6 +57,11 @@ impl GaussianModel {
         Self { prior: Normal1 { mean: 0.0, var: 1.0 }, noise_var: 1.0, x }
     }
 
+    /// The same model with only the first `n` observations: the state of belief as data arrive.
+    pub fn first(&self, n: usize) -> Self {
+        Self { x: self.x[..n.min(self.x.len())].to_vec(), ..self.clone() }
+    }
+
     fn n(&self) -> f64 {
         self.x.len() as f64
     }

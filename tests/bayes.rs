@@ -48,3 +48,31 @@ fn evidence_estimators_converge_and_importance_sampling_wins() {
     let (_, exact_is) = bayes::evidence_estimates(&model, post, 5, &mut SeededRng::new(1));
     assert!((exact_is - model.log_evidence()).abs() < 1e-9);
 }
+
+#[test]
+fn gaussian_posterior_is_prior_times_likelihood_and_updates_one_point_at_a_time() {
+    let model = GaussianModel::example(20, 7);
+    // Updating on one observation at a time, the previous posterior as the prior, ends where the
+    // batch update does.
+    let mut belief = model.prior;
+    for &x in &model.x {
+        belief = GaussianModel { prior: belief, noise_var: model.noise_var, x: vec![x] }.posterior();
+    }
+    let batch = model.posterior();
+    assert!((belief.mean - batch.mean).abs() < 1e-12 && (belief.var - batch.var).abs() < 1e-12);
+    // Precisions add: 1 / var = 1 / prior var + n / noise var.
+    for n in [0, 1, 5, 20] {
+        let post = model.first(n).posterior();
+        assert!((1.0 / post.var - (1.0 + n as f64)).abs() < 1e-12, "n = {n}");
+    }
+    // The normalised product of prior and likelihood on a grid is the closed-form posterior.
+    let m = model.first(5);
+    let h = 1e-3;
+    let grid: Vec<f64> = (0..12_000).map(|i| -6.0 + h * (i as f64 + 0.5)).collect();
+    let evidence: f64 = grid.iter().map(|&z| m.log_joint(z).exp() * h).sum();
+    assert!((evidence.ln() - m.log_evidence()).abs() < 1e-9);
+    let post = m.posterior();
+    for &z in &[-1.0, 0.5, 0.8, 2.0] {
+        assert!((m.log_joint(z) - evidence.ln() - post.log_pdf(z)).abs() < 1e-9, "z = {z}");
+    }
+}

@@ -142,3 +142,28 @@ fn bayes_tables_match_a_fresh_run() {
         assert_eq!(committed, text, "{name} is stale: run `cargo run --release -- figures`");
     }
 }
+
+/// The Gaussian-mixture tables of the Bayes chapter are what EM computes now.
+#[test]
+fn mixture_tables_match_a_fresh_run() {
+    let dir = report::generated_dir(&book_src());
+    for (name, text) in report::mixture::tables(&report::mixture::fits()) {
+        let committed = std::fs::read_to_string(dir.join(name)).unwrap();
+        assert_eq!(committed, text, "{name} is stale: run `cargo run --release -- figures --chapter bayes`");
+    }
+}
+
+/// The logistic-regression tables of the VI chapter are what HMC and VI compute now (about 7 s).
+#[test]
+fn logistic_tables_match_a_fresh_run() {
+    let results = report::logistic::results().unwrap();
+    let [a, b] = &results.chains;
+    assert!(a.acceptance > 0.6 && b.acceptance > 0.6, "acceptance {} {}", a.acceptance, b.acceptance);
+    let (elbo, se) = results.elbo;
+    assert!(elbo + 3.0 * se < results.log_evidence.0, "ELBO {elbo} must stay below log p(y)");
+    let dir = report::generated_dir(&book_src());
+    for (name, text) in report::logistic::tables(&results) {
+        let committed = std::fs::read_to_string(dir.join(name)).unwrap();
+        assert_eq!(committed, text, "{name} is stale: run `cargo run --release -- figures --chapter vi`");
+    }
+}

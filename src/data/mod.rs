@@ -1,7 +1,9 @@
-//! Data sets: the IDX reader and MNIST (embedded subset or the full files from a folder).
+//! Data sets: the IDX reader and MNIST (embedded subset or the full files from a folder), and two
+//! small tabular sets from scikit-learn for the theory chapters.
 
 pub mod idx;
 pub mod mnist;
+pub mod tabular;
 
 pub use idx::{IdxError, IdxImages, IdxLabels};
 pub use mnist::{Dataset, Mnist, Split};
