@@ -468,7 +468,7 @@ pub fn bayes_tables() -> Vec<(&'static str, String)> {
     }
     let (model, proposal) = evidence_setup();
     let mut evidence = format!(
-        "The Gaussian model of the VI chapter: exact log p(x) = {:.4}. Importance sampling draws from \
+        "The Gaussian model above, with its 20 observations: exact log p(x) = {:.4}. Importance sampling draws from \
          N({:.4}, {:.4}), the posterior with twice its variance. Root-mean-square error of log p(x) over 200 repetitions:\n\n\
          | samples K | naive (prior samples) | importance sampling |\n|---:|---:|---:|\n",
         model.log_evidence(),
