@@ -91,7 +91,7 @@ impl PhaseRun {
             let mid = if self.path == Path::Manual {
                 let eps = noise.normal_vec(idx.len() * 20);
                 let x: Vec<f32> = idx.iter().flat_map(|&i| &self.x_host[i as usize * 784..][..784]).copied().collect();
-                self.manual.run(&self.trainer.model, &x, &eps, idx.len())?;
+                self.manual.run(&self.trainer.model, &x, &eps, idx.len(), 1.0)?;
                 let mid = Instant::now();
                 let manual = &self.manual;
                 self.opt.step_host(|name| manual.grad(name))?;

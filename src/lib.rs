@@ -7,13 +7,16 @@ pub use candle_core;
 pub use candle_nn;
 
 pub mod amortize;
+pub mod anomaly;
 pub mod bayes;
 pub mod checkpoint;
 pub mod data;
 pub mod figures;
 pub mod fused;
 pub mod gmm;
+pub mod importance;
 pub mod init;
+pub mod latent;
 pub mod logistic;
 pub mod manual;
 pub mod notebook;
@@ -40,6 +43,9 @@ pub mod book {
 
     #[doc = include_str!("../book/src/amortized.md")]
     pub struct Amortized;
+
+    #[doc = include_str!("../book/src/latent-space.md")]
+    pub struct LatentSpace;
 
     #[doc = include_str!("../book/src/compute-cost.md")]
     pub struct ComputeCost;

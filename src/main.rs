@@ -53,7 +53,7 @@ enum Command {
         book_src: PathBuf,
         #[arg(long, default_value = "cpu")]
         device: String,
-        /// Regenerate only these chapter groups (repeatable): vae, vi, bayes [default: all].
+        /// Regenerate only these chapter groups (repeatable): vae, vi, bayes, latent [default: all].
         #[arg(long = "chapter", value_parser = clap::builder::PossibleValuesParser::new(report::CHAPTERS))]
         chapters: Vec<String>,
     },
@@ -79,6 +79,9 @@ struct TrainArgs {
     /// Seeds weights, shuffling and noise [default: 42].
     #[arg(long)]
     seed: Option<u64>,
+    /// Weight of the KL term: 1 trains the VAE, other values a beta-VAE [default: 1].
+    #[arg(long)]
+    beta: Option<f64>,
     /// Folder with MNIST or Fashion-MNIST IDX files (default: the embedded 10,000-digit subset).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -122,6 +125,9 @@ impl TrainArgs {
         }
         if let Some(v) = self.seed {
             cfg.seed = v
+        }
+        if let Some(v) = self.beta {
+            cfg.beta = v
         }
         if self.data_dir.is_some() {
             cfg.data_dir = self.data_dir.clone()

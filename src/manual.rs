@@ -94,7 +94,7 @@ impl ManualStep {
 
     /// Forward and backward pass for a batch `x: (rows, input_dim)` with noise `eps: (rows,
     /// latent_dim)`, both row-major. Returns the loss; the gradients are kept for [`Self::grad`].
-    pub fn run(&mut self, model: &Vae, x: &[f32], eps: &[f32], rows: usize) -> Result<StepLoss> {
+    pub fn run(&mut self, model: &Vae, x: &[f32], eps: &[f32], rows: usize, beta: f64) -> Result<StepLoss> {
         let cfg = model.cfg;
         let (inp, hid, lat) = (cfg.input_dim, cfg.hidden, cfg.latent_dim);
         if x.len() != rows * inp || eps.len() != rows * lat || rows == 0 {
@@ -172,9 +172,10 @@ impl ManualStep {
         matmul_into(dz, false, Mat::rows(dh2, hid), Mat::rows(w3, lat), rows, hid, lat);
         let dmu = resize(&mut self.dmu, rows * lat);
         let dlv = resize(&mut self.dlv, rows * lat);
+        let kl_scale = beta as f32 * delta; // d(beta * KL / rows)
         for i in 0..rows * lat {
-            dmu[i] = dz[i] + delta * mu[i];
-            dlv[i] = 0.5 * dz[i] * eps[i] * s[i] + 0.5 * delta * (lv[i].exp() - 1.0);
+            dmu[i] = dz[i] + kl_scale * mu[i];
+            dlv[i] = 0.5 * dz[i] * eps[i] * s[i] + 0.5 * kl_scale * (lv[i].exp() - 1.0);
         }
         matmul_into(&mut g_wmu.1, false, Mat::transposed(dmu, lat), Mat::rows(h1, hid), lat, rows, hid);
         sum_rows_into(dmu, &mut g_bmu.1);
@@ -187,6 +188,6 @@ impl ManualStep {
         matmul_into(&mut g_w1.1, false, Mat::transposed(dh1, hid), Mat::rows(x, inp), hid, rows, inp);
         sum_rows_into(dh1, &mut g_b1.1);
         // ANCHOR_END: backward
-        Ok(StepLoss { total: recon + kl, recon, kl })
+        Ok(StepLoss { total: recon + beta * kl, recon, kl })
     }
 }

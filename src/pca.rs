@@ -1,5 +1,6 @@
-//! Principal component analysis by power iteration on the covariance matrix: enough for the
-//! 2-D projections of latent means that the figures draw (the latent dimension is small).
+//! Principal component analysis: power iteration for the 2-D projections of latent means that the
+//! figures draw, and a `k`-dimensional principal subspace of pixels ([`Pca`]) to set beside the VAE
+//! as a dimensionality reduction.
 
 /// The first `k` principal directions of `data` (`n` rows of `d` values), with the share of the
 /// total variance each explains. Directions are unit vectors, signed so that their largest
@@ -72,4 +73,61 @@ pub fn project_2d(data: &[f32], d: usize) -> (Vec<(f32, f32)>, Vec<f64>) {
         |row: &[f32], dir: &[f64]| row.iter().zip(dir).zip(&mean).map(|((&x, w), m)| (x as f64 - m) * w).sum::<f64>();
     let points = data.chunks_exact(d).map(|r| (proj(r, &dirs[0]) as f32, proj(r, &dirs[1]) as f32)).collect();
     (points, shares)
+}
+
+/// A `k`-dimensional principal subspace of pixel data, for reconstruction and projection.
+#[derive(Debug, Clone)]
+pub struct Pca {
+    /// The data mean, `(1, d)`.
+    pub mean: candle_core::Tensor,
+    /// Orthonormal columns spanning the top-`k` principal subspace, `(d, k)`.
+    pub basis: candle_core::Tensor,
+}
+
+impl Pca {
+    /// Fits the subspace of `x` (`(n, d)`, f32) by orthogonal (subspace) iteration on the
+    /// covariance matrix: `iterations` rounds of multiply-then-orthonormalize. The subspace, not the
+    /// order of directions inside it, is what reconstruction needs.
+    pub fn fit(x: &candle_core::Tensor, k: usize, iterations: usize) -> candle_core::Result<Self> {
+        use candle_core::Tensor;
+        let (n, d) = x.dims2()?;
+        let mean = x.mean_keepdim(0)?;
+        let centred = x.broadcast_sub(&mean)?;
+        let cov = (centred.t()?.matmul(&centred)? / n as f64)?; // (d, d)
+        // A deterministic start: the first k coordinate axes, slightly mixed.
+        let start: Vec<f32> = (0..d * k).map(|i| if i / k == i % k { 1.0 } else { 1e-3 * ((i % 7) as f32) }).collect();
+        let mut v = Tensor::from_vec(start, (d, k), x.device())?;
+        for _ in 0..iterations {
+            v = orthonormalize(&cov.matmul(&v)?)?;
+        }
+        Ok(Self { mean, basis: v })
+    }
+
+    /// The coordinates of `x` in the subspace, `(n, k)`.
+    pub fn project(&self, x: &candle_core::Tensor) -> candle_core::Result<candle_core::Tensor> {
+        x.broadcast_sub(&self.mean)?.matmul(&self.basis)
+    }
+
+    /// `x` projected onto the subspace and mapped back to pixels, `(n, d)`.
+    pub fn reconstruct(&self, x: &candle_core::Tensor) -> candle_core::Result<candle_core::Tensor> {
+        self.project(x)?.matmul(&self.basis.t()?)?.broadcast_add(&self.mean)
+    }
+}
+
+/// Gram-Schmidt on the columns of `m` (`(d, k)`), in f64 on the host.
+fn orthonormalize(m: &candle_core::Tensor) -> candle_core::Result<candle_core::Tensor> {
+    let (d, k) = m.dims2()?;
+    let values = m.to_vec2::<f32>()?;
+    let mut cols: Vec<Vec<f64>> = (0..k).map(|j| (0..d).map(|i| values[i][j] as f64).collect()).collect();
+    for j in 0..k {
+        for p in 0..j {
+            let dot: f64 = cols[j].iter().zip(&cols[p]).map(|(a, b)| a * b).sum();
+            let prev = cols[p].clone();
+            cols[j].iter_mut().zip(&prev).for_each(|(a, b)| *a -= dot * b);
+        }
+        let norm = cols[j].iter().map(|a| a * a).sum::<f64>().sqrt().max(1e-30);
+        cols[j].iter_mut().for_each(|a| *a /= norm);
+    }
+    let flat: Vec<f32> = (0..d).flat_map(|i| cols.iter().map(move |c| c[i] as f32)).collect();
+    candle_core::Tensor::from_vec(flat, (d, k), m.device())
 }

@@ -10,6 +10,7 @@ use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+pub mod latent_space;
 pub mod logistic;
 pub mod mixture;
 
@@ -167,8 +168,9 @@ pub fn generated_dir(book_src: &Path) -> PathBuf {
 }
 
 /// The groups of figures `vae figures --chapter` can regenerate on their own: `vae` (the VAE and
-/// amortized-inference chapters, which train models), `vi` and `bayes` (seconds each).
-pub const CHAPTERS: [&str; 3] = ["vae", "vi", "bayes"];
+/// amortized-inference chapters, which train models), `vi` and `bayes` (seconds each), `latent`
+/// (the latent-space chapter: 15 trainings, a few minutes).
+pub const CHAPTERS: [&str; 4] = ["vae", "vi", "bayes", "latent"];
 
 /// Writes every figure and number of the chapters named in `chapters` (all of them if empty) under
 /// `book_src` (`figures/*.png`, `generated/*`); the `vae` group trains the book's two models.
@@ -194,6 +196,9 @@ pub fn book_figures(
     if wanted("bayes") {
         log("  Bayes' rule: conjugate models, evidence estimates, a Gaussian mixture by EM".into());
         written.extend(bayes_book(book_src)?);
+    }
+    if wanted("latent") {
+        written.extend(latent_space::book(book_src, dev, &mut log)?);
     }
     Ok(written)
 }

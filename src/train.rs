@@ -33,6 +33,10 @@ pub struct TrainConfig {
     pub lr: f64,
     /// Seeds initial weights, shuffling and noise.
     pub seed: u64,
+    /// Weight of the KL term in the training objective `recon + beta * KL` (1 = the ELBO; other
+    /// values give the beta-VAE). Test losses are always the plain negative ELBO.
+    #[serde(default = "default_beta")]
+    pub beta: f64,
     /// Use only the first N training images (small configurations for CI).
     pub train_size: Option<usize>,
     /// Use only the first N test images.
@@ -49,11 +53,16 @@ impl Default for TrainConfig {
             batch_size: 128,
             lr: 1e-3,
             seed: 42,
+            beta: 1.0,
             train_size: None,
             test_size: None,
             data_dir: None,
         }
     }
+}
+
+fn default_beta() -> f64 {
+    1.0
 }
 
 impl TrainConfig {
@@ -260,9 +269,10 @@ impl Trainer {
         let x = self.x_train.index_select(&idx, 0)?; // (batch, 784)
         let out = self.model.forward(&x, &eps)?;
         let loss = negative_elbo(&x, &out)?;
-        let total = loss.total.to_scalar::<f32>()? as f64;
+        let objective = (&loss.recon + (&loss.kl * self.cfg.beta)?)?; // beta = 1: the negative ELBO
+        let total = objective.to_scalar::<f32>()? as f64;
         self.check_finite(total, at)?; // stop before a NaN reaches the weights
-        let grads = loss.total.backward()?;
+        let grads = objective.backward()?;
         self.opt.step(&grads)?;
         // ANCHOR_END: step
         let (recon, kl) = (loss.recon.to_scalar::<f32>()? as f64, loss.kl.to_scalar::<f32>()? as f64);
@@ -278,7 +288,7 @@ impl Trainer {
             let pixels = &self.data.train.pixels[i as usize * d..][..d];
             self.x_batch.extend(pixels.iter().map(|&p| p as f32 / 255.0));
         }
-        let loss = self.manual.run(&self.model, &self.x_batch, eps, idx.len())?;
+        let loss = self.manual.run(&self.model, &self.x_batch, eps, idx.len(), self.cfg.beta)?;
         self.check_finite(loss.total, at)?;
         let manual = &self.manual;
         self.opt.step_host(|name| manual.grad(name))?;
@@ -384,6 +394,7 @@ pub fn config_differences(saved: &TrainConfig, asked: &TrainConfig) -> Vec<Strin
     cmp("batch_size", saved.batch_size.to_string(), asked.batch_size.to_string());
     cmp("lr", saved.lr.to_string(), asked.lr.to_string());
     cmp("seed", saved.seed.to_string(), asked.seed.to_string());
+    cmp("beta", saved.beta.to_string(), asked.beta.to_string());
     cmp("train_size", format!("{:?}", saved.train_size), format!("{:?}", asked.train_size));
     cmp("test_size", format!("{:?}", saved.test_size), format!("{:?}", asked.test_size));
     cmp("data_dir", format!("{:?}", saved.data_dir), format!("{:?}", asked.data_dir));

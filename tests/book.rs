@@ -167,3 +167,52 @@ fn logistic_tables_match_a_fresh_run() {
         assert_eq!(committed, text, "{name} is stale: run `cargo run --release -- figures --chapter vi`");
     }
 }
+
+/// The latent-space chapter's tables are rendered from its committed results.
+#[test]
+fn latent_space_tables_match_their_data() {
+    let dir = report::generated_dir(&book_src());
+    let results: report::latent_space::LatentSpaceResults =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("latent-space.json")).unwrap()).unwrap();
+    assert_eq!(results.config, report::latent_space::LatentSpaceConfig::book());
+    for (name, text) in report::latent_space::tables(&results) {
+        assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), text, "{name} is stale");
+    }
+    // What the chapter's text says about these numbers.
+    for d in &results.dims {
+        assert_eq!(d.active_units, d.latent_dim, "every unit active");
+        let vae_wins = d.vae_sq_error < d.pca_sq_error;
+        assert_eq!(vae_wins, d.latent_dim <= 20, "VAE beats PCA up to 20 dimensions, not at 50: {d:?}");
+    }
+    let f = &results.features;
+    assert!(f[0].vae > f[0].pixels && f[1].vae > f[1].pixels, "codes beat pixels with few labels: {f:?}");
+    let last = f.last().unwrap();
+    assert!((last.vae - last.pixels).abs() < 0.02 && (last.pca - last.pixels).abs() < 0.02, "all close: {last:?}");
+    let a = &results.anomaly;
+    assert!(
+        a[1].auc_elbo < 0.5 && a[1].neg_elbo_anomalous < a[1].neg_elbo_normal,
+        "unseen 1s score better: {:?}",
+        a[1]
+    );
+    assert!(a[0].auc_elbo > 0.85 && a[2].auc_elbo > 0.85);
+    assert!(a.iter().all(|x| (x.auc_iw - x.auc_elbo).abs() < 0.03), "the IW score ranks like the ELBO");
+    let i = &results.interpolation;
+    assert!((i.code_norm - i.prior_norm).abs() < 0.15 * i.prior_norm, "{i:?}");
+    assert!(i.lerp_mid_norm < 0.8 * i.code_norm && (i.slerp_mid_norm - i.code_norm).abs() < 0.1 * i.code_norm);
+}
+
+/// The latent-space experiments run end to end in their small configuration, with sane numbers.
+#[test]
+fn latent_space_quick_run_is_sane() {
+    let cfg = report::latent_space::LatentSpaceConfig::quick();
+    let dir = tempfile::tempdir().unwrap();
+    let (r, written) = report::latent_space::run(&cfg, &candle_core::Device::Cpu, dir.path(), &mut |_| {}).unwrap();
+    assert_eq!(written.len(), 5);
+    assert!(r.dims[0].pca_sq_error > r.dims[1].pca_sq_error, "more components, less error");
+    // After two epochs the codes are still poor features, but far above chance (10%).
+    assert!(r.features.iter().all(|f| f.pixels > 0.5 && f.pca > 0.5 && f.vae > 0.2), "{:?}", r.features);
+    assert_eq!(r.anomaly.len(), 10);
+    assert!(r.anomaly.iter().all(|a| (0.0..=1.0).contains(&a.auc_elbo)));
+    // Unseen zeros are the easiest anomaly even after two epochs.
+    assert!(r.anomaly[0].auc_elbo > 0.8, "{:?}", r.anomaly[0]);
+}

@@ -125,18 +125,22 @@ fn hand_written_backward_matches_autograd() {
     vae_book::init::pytorch_default_init(&varmap, 11).unwrap();
     let x = vae_book::data::Mnist::embedded().unwrap().test.images(&dev).unwrap().narrow(0, 0, 24).unwrap();
     let eps = SeededRng::new(12).normal(&[24, 5], &dev).unwrap();
-    let plain = negative_elbo(&x, &model.forward(&x, &eps).unwrap()).unwrap();
-    let grads = plain.total.backward().unwrap();
-    let mut step = vae_book::manual::ManualStep::new();
-    let x_host = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let eps_host = eps.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let loss = step.run(&model, &x_host, &eps_host, 24).unwrap();
-    let want = plain.total.to_scalar::<f32>().unwrap() as f64;
-    assert!((loss.total - want).abs() < 1e-3, "loss {} vs autograd {want}", loss.total);
-    assert!((loss.kl - plain.kl.to_scalar::<f32>().unwrap() as f64).abs() < 1e-4);
-    for (name, var) in named_vars(&varmap).unwrap() {
-        let g = step.grad(&name).unwrap_or_else(|| panic!("no gradient for {name}"));
-        let g = Tensor::from_slice(g, var.dims(), &dev).unwrap();
-        close(&g, grads.get(&var).unwrap(), 1e-4, &name);
+    // beta = 1 is the VAE; beta = 4 checks the KL term's weight in the beta-VAE's gradients.
+    for beta in [1.0, 4.0] {
+        let plain = negative_elbo(&x, &model.forward(&x, &eps).unwrap()).unwrap();
+        let objective = (&plain.recon + (&plain.kl * beta).unwrap()).unwrap();
+        let grads = objective.backward().unwrap();
+        let mut step = vae_book::manual::ManualStep::new();
+        let x_host = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let eps_host = eps.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let loss = step.run(&model, &x_host, &eps_host, 24, beta).unwrap();
+        let want = objective.to_scalar::<f32>().unwrap() as f64;
+        assert!((loss.total - want).abs() < 1e-3, "beta {beta}: loss {} vs autograd {want}", loss.total);
+        assert!((loss.kl - plain.kl.to_scalar::<f32>().unwrap() as f64).abs() < 1e-4);
+        for (name, var) in named_vars(&varmap).unwrap() {
+            let g = step.grad(&name).unwrap_or_else(|| panic!("no gradient for {name}"));
+            let g = Tensor::from_slice(g, var.dims(), &dev).unwrap();
+            close(&g, grads.get(&var).unwrap(), 1e-4, &format!("{name} (beta {beta})"));
+        }
     }
 }

@@ -79,6 +79,17 @@ impl Dataset {
         }
     }
 
+    /// The images whose label satisfies `keep`, in their order (e.g. all digits but one).
+    pub fn filter(&self, keep: impl Fn(u8) -> bool) -> Dataset {
+        let d = self.image_size();
+        let mut out = Dataset { pixels: Vec::new(), labels: Vec::new(), rows: self.rows, cols: self.cols };
+        for (i, &l) in self.labels.iter().enumerate().filter(|(_, l)| keep(**l)) {
+            out.pixels.extend_from_slice(&self.pixels[i * d..(i + 1) * d]);
+            out.labels.push(l);
+        }
+        out
+    }
+
     /// Images as an `(n, rows * cols)` f32 tensor with values in [0, 1].
     ///
     /// The conversion to f32 happens before the division: dividing a u8 tensor by 255 would

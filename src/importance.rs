@@ -1,0 +1,51 @@
+//! Importance-weighted estimates of `log p(x)` for a trained VAE (Burda, Grosse & Salakhutdinov 2015).
+//!
+//! With `z_1..z_k` drawn from the encoder's `q(z|x)` and weights `w_j = p(x, z_j) / q(z_j|x)`,
+//! `log (1/k) sum_j w_j` is a lower bound on `log p(x)` in expectation that rises with `k`:
+//! `k = 1` is the ELBO, large `k` approaches `log p(x)`.
+
+use crate::prob::{self, SeededRng};
+use crate::vae::Vae;
+use candle_core::{Result, Tensor};
+
+// ANCHOR: log_weights
+/// `log w_j = log p(x|z_j) + log p(z_j) - log q(z_j|x)` for `k` draws per image: `(n, k)`.
+pub fn log_weights(model: &Vae, x: &Tensor, k: usize, rng: &mut SeededRng) -> Result<Tensor> {
+    let (n, pixels) = x.dims2()?;
+    let (mu, logvar) = model.encode(x)?;
+    let d = mu.dim(1)?;
+    let eps = rng.normal(&[k, n, d], x.device())?;
+    let mu = mu.unsqueeze(0)?.broadcast_as((k, n, d))?;
+    let logvar = logvar.unsqueeze(0)?.broadcast_as((k, n, d))?;
+    let z = prob::reparameterize(&mu, &logvar, &eps)?; // (k, n, d)
+    let log_q = prob::gaussian_log_density(&z, &mu, &logvar)?; // (k, n)
+    let log_prior = prob::standard_normal_log_density(&z)?;
+    let logits = model.decode(&z.reshape((k * n, d))?)?;
+    let xs = x.unsqueeze(0)?.broadcast_as((k, n, pixels))?.reshape((k * n, pixels))?;
+    let log_lik = prob::bernoulli_log_likelihood_logits(&xs, &logits)?.reshape((k, n))?;
+    ((log_lik + log_prior)? - log_q)?.t()
+}
+// ANCHOR_END: log_weights
+
+/// [`log_weights`] for every row of `x`, `chunk` images at a time, as one row of `k` values per image.
+pub fn log_weights_chunked(
+    model: &Vae,
+    x: &Tensor,
+    k: usize,
+    chunk: usize,
+    rng: &mut SeededRng,
+) -> Result<Vec<Vec<f64>>> {
+    let n = x.dim(0)?;
+    let mut out = Vec::with_capacity(n);
+    for s in (0..n).step_by(chunk.max(1)) {
+        let w = log_weights(model, &x.narrow(0, s, chunk.max(1).min(n - s))?, k, rng)?;
+        out.extend(w.to_dtype(candle_core::DType::F64)?.to_vec2::<f64>()?);
+    }
+    Ok(out)
+}
+
+/// The importance-weighted bound with `k` samples for every row of `x`, in nats (higher is better),
+/// computed `chunk` images at a time.
+pub fn iw_bound(model: &Vae, x: &Tensor, k: usize, chunk: usize, rng: &mut SeededRng) -> Result<Vec<f64>> {
+    Ok(log_weights_chunked(model, x, k, chunk, rng)?.iter().map(|w| crate::bayes::log_mean_exp(w)).collect())
+}

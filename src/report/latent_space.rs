@@ -1,0 +1,493 @@
+//! The chapter "Using the latent space": dimensionality reduction against PCA, codes as features
+//! for a classifier, anomaly detection, and the latent-space tools (interpolation, traversals,
+//! nearest neighbours). Every number is computed here and written to `generated/latent-space.json`.
+
+use super::{ReportError, generated_dir, write_generated, write_json};
+use crate::data::Mnist;
+use crate::importance;
+use crate::latent;
+use crate::pca::Pca;
+use crate::plot::{self, ImageGrid};
+use crate::prob::SeededRng;
+use crate::train::{TrainConfig, quick_requested};
+use crate::vae::Vae;
+use crate::{anomaly, bayes};
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// What the chapter's experiments run: the book's setting, or a small one for CI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatentSpaceConfig {
+    pub train: TrainConfig,
+    /// Latent sizes for the dimensionality-reduction sweep (the training configuration's own
+    /// latent size must be one of them: that model serves the other experiments).
+    pub dims: Vec<usize>,
+    /// Labelled training images available to the classifier.
+    pub label_budgets: Vec<usize>,
+    /// Neighbours that vote in the k-NN classifier.
+    pub k: usize,
+    /// Importance samples for the anomaly score.
+    pub iw_samples: usize,
+}
+
+impl LatentSpaceConfig {
+    pub fn book() -> Self {
+        Self {
+            train: TrainConfig::default(),
+            dims: vec![2, 5, 10, 20, 50],
+            label_budgets: vec![100, 1000, 9000],
+            k: 5,
+            iw_samples: 50,
+        }
+    }
+
+    /// Two epochs on 2,000 digits (`VAE_BOOK_QUICK=1`).
+    pub fn quick() -> Self {
+        Self {
+            train: TrainConfig::default().quick(),
+            dims: vec![2, 20],
+            label_budgets: vec![100, 2000],
+            ..Self::book()
+        }
+    }
+
+    pub fn from_env() -> Self {
+        if quick_requested() { Self::quick() } else { Self::book() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DimResult {
+    pub latent_dim: usize,
+    /// Test negative ELBO (nats per image).
+    pub neg_elbo: f64,
+    /// Mean squared reconstruction error per image (summed over pixels) of the decoder's mean at
+    /// the encoder's mean, and of PCA with as many components.
+    pub vae_sq_error: f64,
+    pub pca_sq_error: f64,
+    /// Latent dimensions whose encoder mean varies over the test set by more than 0.01.
+    pub active_units: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureResult {
+    pub labels: usize,
+    pub pixels: f64,
+    pub pca: f64,
+    pub vae: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyResult {
+    /// The digit left out of training.
+    pub digit: u8,
+    pub auc_elbo: f64,
+    pub auc_iw: f64,
+    pub auc_pca: f64,
+    /// Mean negative ELBO of the held-out digit's test images and of the others.
+    pub neg_elbo_anomalous: f64,
+    pub neg_elbo_normal: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InterpolationResult {
+    /// Mean norm of the encoder means of the test digits.
+    pub code_norm: f64,
+    /// Mean norm of the midpoint of 200 random pairs, straight and spherical.
+    pub lerp_mid_norm: f64,
+    pub slerp_mid_norm: f64,
+    /// The same, for draws from the prior (where sqrt(d) is the typical norm).
+    pub prior_norm: f64,
+    pub prior_lerp_mid_norm: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatentSpaceResults {
+    pub config: LatentSpaceConfig,
+    pub dims: Vec<DimResult>,
+    pub features: Vec<FeatureResult>,
+    pub anomaly: Vec<AnomalyResult>,
+    pub interpolation: InterpolationResult,
+    /// ROC curves (false positive rate, true positive rate) of the negative-ELBO score, per digit.
+    pub roc: Vec<Vec<(f64, f64)>>,
+}
+
+/// Mean over rows of the summed squared difference.
+fn mean_sq_error(a: &Tensor, b: &Tensor) -> candle_core::Result<f64> {
+    Ok((a - b)?.sqr()?.sum(1)?.mean_all()?.to_scalar::<f32>()? as f64)
+}
+
+/// Runs every experiment and writes the figures into `fig_dir`; returns the numbers.
+pub fn run(
+    cfg: &LatentSpaceConfig,
+    dev: &Device,
+    fig_dir: &Path,
+    log: &mut dyn FnMut(String),
+) -> Result<(LatentSpaceResults, Vec<PathBuf>), ReportError> {
+    let mut data = Mnist::load(cfg.train.data_dir.as_deref()).map_err(crate::train::TrainError::from)?;
+    if let Some(n) = cfg.train.train_size {
+        data.train = data.train.take(n);
+    }
+    if let Some(n) = cfg.train.test_size {
+        data.test = data.test.take(n);
+    }
+    let x_train = data.train.images(dev)?;
+    let x_test = data.test.images(dev)?;
+
+    // Dimensionality reduction: one VAE per latent size, PCA with as many components.
+    log("  latent space: VAEs and PCA for each latent size".into());
+    let mut dims = Vec::new();
+    let mut main_model = None;
+    let mut pca_main = None;
+    for &d in &cfg.dims {
+        let mut tc = cfg.train.clone();
+        tc.model.latent_dim = d;
+        tc.train_size = None; // `data` is already cut to size
+        tc.test_size = None;
+        let run = run_to_end_with(tc, data.clone(), dev, log)?;
+        let model = run.0;
+        let mu = latent::encode_means(&model, &x_test)?;
+        let recon = latent::decode_probabilities(&model, &mu)?;
+        let pca = Pca::fit(&x_train, d, 150)?;
+        let active = latent::mean_variances(&mu)?.iter().filter(|v| **v > 0.01).count();
+        dims.push(DimResult {
+            latent_dim: d,
+            neg_elbo: run.1,
+            vae_sq_error: mean_sq_error(&recon, &x_test)?,
+            pca_sq_error: mean_sq_error(&pca.reconstruct(&x_test)?, &x_test)?,
+            active_units: active,
+        });
+        if d == cfg.train.model.latent_dim {
+            main_model = Some(model);
+            pca_main = Some(pca);
+        }
+    }
+    let (Some(model), Some(pca)) = (main_model, pca_main) else {
+        let msg = format!("the latent sizes {:?} must include {}", cfg.dims, cfg.train.model.latent_dim);
+        return Err(ReportError::File { path: fig_dir.into(), msg });
+    };
+
+    // Features: k-NN on pixels, PCA coordinates and VAE means, with few or many labels.
+    log("  latent space: k-NN classifiers".into());
+    let train_codes = latent::encode_means(&model, &x_train)?;
+    let test_codes = latent::encode_means(&model, &x_test)?;
+    let (train_pca, test_pca) = (pca.project(&x_train)?, pca.project(&x_test)?);
+    let accuracy = |pool: &Tensor, queries: &Tensor, n: usize| -> Result<f64, ReportError> {
+        let n = n.min(data.train.len());
+        let predicted = latent::knn_classify(queries, &pool.narrow(0, 0, n)?, &data.train.labels[..n], cfg.k)?;
+        let right = predicted.iter().zip(&data.test.labels).filter(|(p, l)| p == l).count();
+        Ok(right as f64 / predicted.len() as f64)
+    };
+    let mut features = Vec::new();
+    for &n in &cfg.label_budgets {
+        features.push(FeatureResult {
+            labels: n.min(data.train.len()),
+            pixels: accuracy(&x_train, &x_test, n)?,
+            pca: accuracy(&train_pca, &test_pca, n)?,
+            vae: accuracy(&train_codes, &test_codes, n)?,
+        });
+    }
+
+    // Anomaly detection: train without one digit, score every test digit.
+    log("  latent space: anomaly detection, one VAE per held-out digit".into());
+    let mut anomalies = Vec::new();
+    let mut rocs = Vec::new();
+    for digit in 0..10u8 {
+        let mut normal = data.clone();
+        normal.train = data.train.filter(|l| l != digit);
+        let mut tc = cfg.train.clone();
+        tc.train_size = None;
+        tc.test_size = None;
+        let (m, _) = run_to_end_with(tc, normal.clone(), dev, log)?;
+        let mut rng = SeededRng::derived(cfg.train.seed, "anomaly", digit as u64);
+        let log_w = importance::log_weights_chunked(&m, &x_test, cfg.iw_samples, 100, &mut rng)?;
+        let neg_elbo: Vec<f64> = log_w.iter().map(|w| -w.iter().sum::<f64>() / w.len() as f64).collect();
+        let neg_iw: Vec<f64> = log_w.iter().map(|w| -bayes::log_mean_exp(w)).collect();
+        let p = Pca::fit(&normal.train.images(dev)?, cfg.train.model.latent_dim, 150)?;
+        let pca_err = (p.reconstruct(&x_test)? - &x_test)?.sqr()?.sum(1)?.to_vec1::<f32>()?;
+        let pca_err: Vec<f64> = pca_err.into_iter().map(f64::from).collect();
+        let truth: Vec<bool> = data.test.labels.iter().map(|&l| l == digit).collect();
+        let mean_of = |flag: bool| {
+            let v: Vec<f64> = neg_elbo.iter().zip(&truth).filter(|(_, t)| **t == flag).map(|(s, _)| *s).collect();
+            v.iter().sum::<f64>() / v.len().max(1) as f64
+        };
+        anomalies.push(AnomalyResult {
+            digit,
+            auc_elbo: anomaly::auc(&neg_elbo, &truth),
+            auc_iw: anomaly::auc(&neg_iw, &truth),
+            auc_pca: anomaly::auc(&pca_err, &truth),
+            neg_elbo_anomalous: mean_of(true),
+            neg_elbo_normal: mean_of(false),
+        });
+        rocs.push(anomaly::roc(&neg_elbo, &truth));
+    }
+
+    // Interpolation: norms of midpoints against the norms of codes.
+    let interpolation = interpolation_norms(&test_codes, cfg.train.seed)?;
+    let results =
+        LatentSpaceResults { config: cfg.clone(), dims, features, anomaly: anomalies, interpolation, roc: rocs };
+    let written = figures(&results, &model, &data, &x_test, &x_train, &train_codes, fig_dir)?;
+    Ok((results, written))
+}
+
+/// Trains to the end on `data`; returns the model and its final test negative ELBO.
+fn run_to_end_with(
+    cfg: TrainConfig,
+    data: Mnist,
+    dev: &Device,
+    log: &mut dyn FnMut(String),
+) -> Result<(Vae, f64), ReportError> {
+    let mut trainer = crate::train::Trainer::with_data(cfg.clone(), data, dev)?;
+    while trainer.next_epoch() <= cfg.epochs {
+        trainer.train_epoch(|_, _| {})?;
+    }
+    let last = trainer.history.last().map(|m| m.test_loss).unwrap_or(f64::NAN);
+    log(format!(
+        "    latent {}, {} training digits: test -ELBO {last:.2}",
+        cfg.model.latent_dim,
+        trainer.data.train.len()
+    ));
+    Ok((trainer.model, last))
+}
+
+fn interpolation_norms(codes: &Tensor, seed: u64) -> Result<InterpolationResult, ReportError> {
+    let rows = codes.to_vec2::<f32>()?;
+    let d = rows.first().map(Vec::len).unwrap_or(0);
+    let norm = |v: &[f32]| v.iter().map(|x| (x * x) as f64).sum::<f64>().sqrt();
+    let mut rng = SeededRng::derived(seed, "interpolation", 0);
+    let pairs = 200;
+    let (mut lerp_mid, mut slerp_mid, mut prior, mut prior_mid) = (0.0, 0.0, 0.0, 0.0);
+    let order = rng.permutation(rows.len());
+    for p in 0..pairs {
+        let (a, b) = (&rows[order[(2 * p) % rows.len()] as usize], &rows[order[(2 * p + 1) % rows.len()] as usize]);
+        lerp_mid += norm(&latent::lerp(a, b, 0.5)) / pairs as f64;
+        slerp_mid += norm(&latent::slerp(a, b, 0.5)) / pairs as f64;
+        let (za, zb) = (rng.normal_vec(d), rng.normal_vec(d));
+        prior += (norm(&za) + norm(&zb)) / (2 * pairs) as f64;
+        prior_mid += norm(&latent::lerp(&za, &zb, 0.5)) / pairs as f64;
+    }
+    Ok(InterpolationResult {
+        code_norm: rows.iter().map(|r| norm(r)).sum::<f64>() / rows.len().max(1) as f64,
+        lerp_mid_norm: lerp_mid,
+        slerp_mid_norm: slerp_mid,
+        prior_norm: prior,
+        prior_lerp_mid_norm: prior_mid,
+    })
+}
+
+/// The first test image of each of the given digits.
+fn first_of(data: &Mnist, digits: &[u8]) -> Vec<usize> {
+    digits.iter().filter_map(|d| data.test.labels.iter().position(|l| l == d)).collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn figures(
+    r: &LatentSpaceResults,
+    model: &Vae,
+    data: &Mnist,
+    x_test: &Tensor,
+    x_train: &Tensor,
+    train_codes: &Tensor,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let dev = x_test.device();
+    let mut written = Vec::new();
+    let side = data.test.rows;
+
+    // Reconstruction error against the number of dimensions.
+    let vae: Vec<(f32, f32)> = r.dims.iter().map(|d| (d.latent_dim as f32, d.vae_sq_error as f32)).collect();
+    let pca: Vec<(f32, f32)> = r.dims.iter().map(|d| (d.latent_dim as f32, d.pca_sq_error as f32)).collect();
+    let path = dir.join("latent-dims.png");
+    plot::lines(
+        &[("VAE (decoder mean at the encoder mean)", &vae[..]), ("PCA", &pca[..])],
+        plot::Lines { dots: true, ..plot::Lines::default() },
+        "Reconstruction error against code size (test digits)",
+        ("dimensions of the code", "squared error per image"),
+        &path,
+    )?;
+    written.push(path);
+
+    // ROC curves of the negative-ELBO anomaly score.
+    let curves: Vec<(String, Vec<(f32, f32)>)> = r
+        .roc
+        .iter()
+        .zip(&r.anomaly)
+        .map(|(c, a)| {
+            (format!("{} (AUC {:.2})", a.digit, a.auc_elbo), c.iter().map(|&(x, y)| (x as f32, y as f32)).collect())
+        })
+        .collect();
+    let refs: Vec<(&str, &[(f32, f32)])> = curves.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
+    let path = dir.join("anomaly-roc.png");
+    plot::lines(
+        &refs,
+        plot::Lines { size: (640, 640), equal_axes: true, ..plot::Lines::default() },
+        "ROC of the -ELBO score, one VAE per held-out digit",
+        ("false positive rate", "true positive rate"),
+        &path,
+    )?;
+    written.push(path);
+
+    // Interpolations: straight and spherical, between pairs of test digits.
+    let pairs = [(1u8, 7u8), (3, 8), (4, 9)];
+    let codes = latent::encode_means(model, x_test)?.to_vec2::<f32>()?;
+    let steps = 10;
+    let mut images = Vec::new();
+    let mut labels = Vec::new();
+    for (a, b) in pairs {
+        let idx = first_of(data, &[a, b]);
+        if idx.len() < 2 {
+            continue;
+        }
+        for spherical in [false, true] {
+            let z = latent::path(&codes[idx[0]], &codes[idx[1]], steps, spherical, dev)?;
+            images.extend(latent::decode_probabilities(model, &z)?.flatten_all()?.to_vec1::<f32>()?);
+            labels.push(format!("{} {a}→{b}", if spherical { "slerp" } else { "lerp" }));
+        }
+    }
+    let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let path = dir.join("latent-interpolation.png");
+    ImageGrid {
+        images: &images,
+        side,
+        rows: labels.len(),
+        cols: steps,
+        title: "Decoded along straight lines (lerp) and great circles (slerp)",
+        row_labels: Some(&label_refs),
+        scale: 2,
+    }
+    .save(&path)?;
+    written.push(path);
+
+    // Traversals: the five dimensions whose means vary most, from -3 to 3, around one test digit.
+    let variances = latent::mean_variances(&latent::encode_means(model, x_test)?)?;
+    let mut by_var: Vec<usize> = (0..variances.len()).collect();
+    by_var.sort_by(|&a, &b| variances[b].total_cmp(&variances[a]));
+    let values: Vec<f32> = (0..9).map(|i| -3.0 + 0.75 * i as f32).collect();
+    let base = &codes[first_of(data, &[5]).first().copied().unwrap_or(0)];
+    let mut images = Vec::new();
+    let mut labels = Vec::new();
+    for &dim in by_var.iter().take(5) {
+        let z = latent::traversal(base, dim, &values, dev)?;
+        images.extend(latent::decode_probabilities(model, &z)?.flatten_all()?.to_vec1::<f32>()?);
+        labels.push(format!("z{dim} (var {:.2})", variances[dim]));
+    }
+    let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let path = dir.join("latent-traversal.png");
+    ImageGrid {
+        images: &images,
+        side,
+        rows: labels.len(),
+        cols: values.len(),
+        title: "One coordinate from -3 to 3, the others fixed at a 5's code",
+        row_labels: Some(&label_refs),
+        scale: 2,
+    }
+    .save(&path)?;
+    written.push(path);
+
+    // Nearest neighbours in latent space and in pixel space.
+    let queries = first_of(data, &[2, 4, 7, 9]);
+    let q_idx = Tensor::from_vec(queries.iter().map(|&i| i as u32).collect::<Vec<_>>(), queries.len(), dev)?;
+    let q_codes = latent::encode_means(model, &x_test.index_select(&q_idx, 0)?)?;
+    let q_pixels = x_test.index_select(&q_idx, 0)?;
+    let near_codes = latent::nearest(&q_codes, train_codes, 6)?;
+    let near_pixels = latent::nearest(&q_pixels, x_train, 6)?;
+    let pixels_of = |t: &Tensor, i: usize| -> candle_core::Result<Vec<f32>> { t.get(i)?.to_vec1::<f32>() };
+    let mut images = Vec::new();
+    let mut labels = Vec::new();
+    for (qi, &q) in queries.iter().enumerate() {
+        for (name, near) in [("latent", &near_codes[qi]), ("pixels", &near_pixels[qi])] {
+            images.extend(pixels_of(x_test, q)?);
+            for &j in near {
+                images.extend(pixels_of(x_train, j)?);
+            }
+            labels.push(name.to_string());
+        }
+    }
+    let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let path = dir.join("latent-neighbours.png");
+    ImageGrid {
+        images: &images,
+        side,
+        rows: labels.len(),
+        cols: 7,
+        title: "A test digit, then its 6 nearest training digits",
+        row_labels: Some(&label_refs),
+        scale: 2,
+    }
+    .save(&path)?;
+    written.push(path);
+    Ok(written)
+}
+
+/// The chapter's tables, rendered from the results.
+pub fn tables(r: &LatentSpaceResults) -> Vec<(&'static str, String)> {
+    let mut dims = String::from(
+        "| code size | VAE test −ELBO | VAE squared error | PCA squared error | active VAE units |\n|---:|---:|---:|---:|---:|\n",
+    );
+    for d in &r.dims {
+        dims += &format!(
+            "| {} | {:.2} | {:.2} | {:.2} | {} of {} |\n",
+            d.latent_dim, d.neg_elbo, d.vae_sq_error, d.pca_sq_error, d.active_units, d.latent_dim
+        );
+    }
+    let mut features = format!(
+        "| labelled training digits | {}-NN on pixels (784) | on PCA ({}) | on VAE means ({}) |\n|---:|---:|---:|---:|\n",
+        r.config.k, r.config.train.model.latent_dim, r.config.train.model.latent_dim
+    );
+    for f in &r.features {
+        features +=
+            &format!("| {} | {:.1}% | {:.1}% | {:.1}% |\n", f.labels, 100.0 * f.pixels, 100.0 * f.pca, 100.0 * f.vae);
+    }
+    let mut anomaly = format!(
+        "| held-out digit | AUC: −ELBO | AUC: −IW bound (k = {}) | AUC: PCA error | −ELBO of the held-out digit | −ELBO of the others |\n|---:|---:|---:|---:|---:|---:|\n",
+        r.config.iw_samples
+    );
+    for a in &r.anomaly {
+        anomaly += &format!(
+            "| {} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} |\n",
+            a.digit, a.auc_elbo, a.auc_iw, a.auc_pca, a.neg_elbo_anomalous, a.neg_elbo_normal
+        );
+    }
+    let n = r.anomaly.len().max(1) as f64;
+    let mean = |f: fn(&AnomalyResult) -> f64| r.anomaly.iter().map(f).sum::<f64>() / n;
+    anomaly += &format!(
+        "| **mean** | **{:.3}** | **{:.3}** | **{:.3}** | | |\n",
+        mean(|a| a.auc_elbo),
+        mean(|a| a.auc_iw),
+        mean(|a| a.auc_pca)
+    );
+    let i = &r.interpolation;
+    let d = r.config.train.model.latent_dim;
+    let interpolation = format!(
+        "| codes ({d} dimensions) | mean norm |\n|---|---:|\n\
+         | encoder means of the test digits | {:.2} |\n\
+         | midpoint of two of them, straight line | {:.2} |\n\
+         | midpoint of two of them, great circle | {:.2} |\n\
+         | draws from the prior N(0, I) (√{d} = {:.2}) | {:.2} |\n\
+         | midpoint of two prior draws, straight line | {:.2} |\n",
+        i.code_norm,
+        i.lerp_mid_norm,
+        i.slerp_mid_norm,
+        (d as f64).sqrt(),
+        i.prior_norm,
+        i.prior_lerp_mid_norm
+    );
+    vec![
+        ("latent-dims.md", dims),
+        ("latent-features.md", features),
+        ("latent-anomaly.md", anomaly),
+        ("latent-interpolation.md", interpolation),
+    ]
+}
+
+/// Runs the book's configuration and writes its figures, JSON and tables under `book_src`.
+pub fn book(book_src: &Path, dev: &Device, log: &mut dyn FnMut(String)) -> Result<Vec<PathBuf>, ReportError> {
+    let (results, mut written) = run(&LatentSpaceConfig::book(), dev, &book_src.join("figures"), log)?;
+    let json = generated_dir(book_src).join("latent-space.json");
+    write_json(&json, &results)?;
+    written.push(json);
+    written.extend(write_generated(book_src, tables(&results))?);
+    Ok(written)
+}
