@@ -47,6 +47,9 @@ pub mod book {
     #[doc = include_str!("../book/src/latent-space.md")]
     pub struct LatentSpace;
 
+    #[doc = include_str!("../book/src/beta-vae.md")]
+    pub struct BetaVae;
+
     #[doc = include_str!("../book/src/compute-cost.md")]
     pub struct ComputeCost;
 }

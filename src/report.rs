@@ -10,6 +10,7 @@ use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+pub mod beta_vae;
 pub mod latent_space;
 pub mod logistic;
 pub mod mixture;
@@ -169,8 +170,9 @@ pub fn generated_dir(book_src: &Path) -> PathBuf {
 
 /// The groups of figures `vae figures --chapter` can regenerate on their own: `vae` (the VAE and
 /// amortized-inference chapters, which train models), `vi` and `bayes` (seconds each), `latent`
-/// (the latent-space chapter: 15 trainings, a few minutes).
-pub const CHAPTERS: [&str; 4] = ["vae", "vi", "bayes", "latent"];
+/// (the latent-space chapter: 15 trainings, about two minutes), `beta` (the beta-VAE sweep: 5
+/// trainings, under a minute).
+pub const CHAPTERS: [&str; 5] = ["vae", "vi", "bayes", "latent", "beta"];
 
 /// Writes every figure and number of the chapters named in `chapters` (all of them if empty) under
 /// `book_src` (`figures/*.png`, `generated/*`); the `vae` group trains the book's two models.
@@ -199,6 +201,10 @@ pub fn book_figures(
     }
     if wanted("latent") {
         written.extend(latent_space::book(book_src, dev, &mut log)?);
+    }
+    if wanted("beta") {
+        log("  beta-VAE: one model per beta".into());
+        written.extend(beta_vae::book(book_src, dev, &mut log)?);
     }
     Ok(written)
 }

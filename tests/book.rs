@@ -216,3 +216,30 @@ fn latent_space_quick_run_is_sane() {
     // Unseen zeros are the easiest anomaly even after two epochs.
     assert!(r.anomaly[0].auc_elbo > 0.8, "{:?}", r.anomaly[0]);
 }
+
+/// The beta-VAE table is rendered from its committed results, which say what the chapter says.
+#[test]
+fn beta_vae_table_matches_its_data() {
+    let dir = report::generated_dir(&book_src());
+    let r: report::beta_vae::BetaResults =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("beta-vae.json")).unwrap()).unwrap();
+    assert_eq!(r.config, report::beta_vae::BetaConfig::book());
+    assert_eq!(std::fs::read_to_string(dir.join("beta-vae.md")).unwrap(), report::beta_vae::table(&r));
+    for w in r.runs.windows(2) {
+        assert!(w[1].rate < w[0].rate && w[1].distortion > w[0].distortion, "rate falls, distortion rises");
+        // Fewer units share the variance: the least active unit's variance falls with beta.
+        assert!(w[1].mean_variances.last() < w[0].mean_variances.last());
+    }
+    let best = r.runs.iter().min_by(|a, b| a.neg_elbo().total_cmp(&b.neg_elbo())).unwrap();
+    assert_eq!(best.beta, 1.0, "beta = 1 targets the ELBO");
+}
+
+/// A short beta-VAE sweep runs and orders the rates by beta.
+#[test]
+fn beta_vae_quick_run_orders_rates() {
+    let cfg = report::beta_vae::BetaConfig { betas: vec![0.5, 4.0], ..report::beta_vae::BetaConfig::quick() };
+    let dir = tempfile::tempdir().unwrap();
+    let (r, written) = report::beta_vae::run(&cfg, &candle_core::Device::Cpu, dir.path(), &mut |_| {}).unwrap();
+    assert_eq!(written.len(), 4);
+    assert!(r.runs[1].rate < r.runs[0].rate, "{:?}", r.runs);
+}
