@@ -5,7 +5,7 @@ use crate::pca;
 use crate::plot::{self, ImageGrid, PlotError};
 use crate::prob::SeededRng;
 use crate::train::EpochMetrics;
-use crate::vae::Vae;
+use crate::vae::Autoencoder;
 use candle_core::{D, Tensor};
 use std::path::Path;
 
@@ -23,12 +23,12 @@ pub type FigureResult = Result<(), FigureError>;
 
 const SIDE: usize = 28;
 
-fn probabilities(model: &Vae, z: &Tensor) -> candle_core::Result<Vec<f32>> {
+fn probabilities(model: &impl Autoencoder, z: &Tensor) -> candle_core::Result<Vec<f32>> {
     candle_nn::ops::sigmoid(&model.decode(z)?)?.flatten_all()?.to_vec1()
 }
 
 /// The first `n` images of `x` (top row) above their reconstructions `sigmoid(decode(mu))`.
-pub fn reconstructions(model: &Vae, x: &Tensor, n: usize, path: &Path) -> FigureResult {
+pub fn reconstructions(model: &impl Autoencoder, x: &Tensor, n: usize, path: &Path) -> FigureResult {
     let n = n.min(x.dim(0)?);
     let x = x.narrow(0, 0, n)?;
     let (mu, _) = model.encode(&x)?;
@@ -49,9 +49,9 @@ pub fn reconstructions(model: &Vae, x: &Tensor, n: usize, path: &Path) -> Figure
 
 /// An 8x8 grid of `sigmoid(decode(z))` for `z ~ N(0, I)` drawn with `seed`: the pixel
 /// probabilities of new digits, not binary samples from them.
-pub fn prior_samples(model: &Vae, seed: u64, path: &Path) -> FigureResult {
+pub fn prior_samples(model: &impl Autoencoder, seed: u64, path: &Path) -> FigureResult {
     let mut rng = SeededRng::derived(seed, "prior-samples", 0);
-    let z = rng.normal(&[64, model.cfg.latent_dim], model.device())?;
+    let z = rng.normal(&[64, model.latent_dim()], model.device())?;
     let images = probabilities(model, &z)?;
     let grid = ImageGrid {
         images: &images,
@@ -67,7 +67,7 @@ pub fn prior_samples(model: &Vae, seed: u64, path: &Path) -> FigureResult {
 
 /// The encoder means of `x` coloured by label: directly for a 2-D latent space, otherwise
 /// projected on their first two principal components.
-pub fn latent_scatter(model: &Vae, x: &Tensor, labels: &[u8], path: &Path) -> FigureResult {
+pub fn latent_scatter(model: &impl Autoencoder, x: &Tensor, labels: &[u8], path: &Path) -> FigureResult {
     let (mu, _) = model.encode(x)?;
     let d = mu.dim(D::Minus1)?;
     let values = mu.flatten_all()?.to_vec1::<f32>()?;
@@ -84,11 +84,11 @@ pub fn latent_scatter(model: &Vae, x: &Tensor, labels: &[u8], path: &Path) -> Fi
 }
 
 /// Decodes an `n x n` grid of latent points evenly spaced over `[-span, span]^2` (2-D models only).
-pub fn manifold(model: &Vae, n: usize, span: f32, path: &Path) -> FigureResult {
-    if model.cfg.latent_dim != 2 {
+pub fn manifold(model: &impl Autoencoder, n: usize, span: f32, path: &Path) -> FigureResult {
+    if model.latent_dim() != 2 {
         return Err(FigureError::Unsupported(format!(
             "the latent manifold needs a model with --latent-dim 2 (this one has {})",
-            model.cfg.latent_dim
+            model.latent_dim()
         )));
     }
     let step = if n > 1 { 2.0 * span / (n - 1) as f32 } else { 0.0 };

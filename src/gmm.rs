@@ -144,10 +144,11 @@ pub fn fit_em_restarts(
     restarts: usize,
     seed: u64,
 ) -> (EmFit, Vec<f64>) {
-    let runs: Vec<EmFit> = (0..restarts.max(1) as u64).map(|r| fit_em(xs, k, iterations, floor, seed + r)).collect();
+    let mut runs: Vec<EmFit> =
+        (0..restarts.max(1) as u64).map(|r| fit_em(xs, k, iterations, floor, seed + r)).collect();
     let finals: Vec<f64> = runs.iter().map(|f| f.log_likelihood.last().copied().unwrap_or(f64::NEG_INFINITY)).collect();
     let best = (0..runs.len()).max_by(|&a, &b| finals[a].total_cmp(&finals[b])).unwrap_or(0);
-    (runs.into_iter().nth(best).expect("at least one run"), finals)
+    (runs.swap_remove(best), finals) // `runs` has at least one element: restarts.max(1)
 }
 
 /// The maximum-likelihood Gaussian of points with weights `w`, `floor` added to its variances.

@@ -1,12 +1,12 @@
 //! Tools for a trained VAE's latent space: the encoder's means as codes, interpolation between
 //! two codes (linear and spherical), traversals of one latent dimension, and nearest neighbours.
 
-use crate::vae::Vae;
+use crate::vae::Autoencoder;
 use candle_core::{D, Result, Tensor};
 use candle_nn::ops::sigmoid;
 
 /// The encoder's mean `mu(x)` for every row of `x`, `(n, latent)`, computed in chunks.
-pub fn encode_means(model: &Vae, x: &Tensor) -> Result<Tensor> {
+pub fn encode_means(model: &impl Autoencoder, x: &Tensor) -> Result<Tensor> {
     let n = x.dim(0)?;
     let chunks: Vec<Tensor> = (0..n)
         .step_by(1000)
@@ -16,7 +16,7 @@ pub fn encode_means(model: &Vae, x: &Tensor) -> Result<Tensor> {
 }
 
 /// The decoder's pixel probabilities for each row of `z`.
-pub fn decode_probabilities(model: &Vae, z: &Tensor) -> Result<Tensor> {
+pub fn decode_probabilities(model: &impl Autoencoder, z: &Tensor) -> Result<Tensor> {
     sigmoid(&model.decode(z)?)
 }
 

@@ -10,12 +10,14 @@ pub mod amortize;
 pub mod anomaly;
 pub mod bayes;
 pub mod checkpoint;
+pub mod conv_vae;
 pub mod data;
 pub mod figures;
 pub mod fused;
 pub mod gmm;
 pub mod importance;
 pub mod init;
+pub mod iwae;
 pub mod latent;
 pub mod logistic;
 pub mod manual;
@@ -44,11 +46,17 @@ pub mod book {
     #[doc = include_str!("../book/src/amortized.md")]
     pub struct Amortized;
 
+    #[doc = include_str!("../book/src/conv-vae.md")]
+    pub struct ConvVae;
+
     #[doc = include_str!("../book/src/latent-space.md")]
     pub struct LatentSpace;
 
     #[doc = include_str!("../book/src/beta-vae.md")]
     pub struct BetaVae;
+
+    #[doc = include_str!("../book/src/iwae.md")]
+    pub struct Iwae;
 
     #[doc = include_str!("../book/src/compute-cost.md")]
     pub struct ComputeCost;

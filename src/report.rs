@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub mod beta_vae;
+pub mod bounds;
+pub mod conv;
 pub mod latent_space;
 pub mod logistic;
 pub mod mixture;
@@ -38,6 +40,8 @@ pub enum ReportError {
     Candle(#[from] candle_core::Error),
     #[error(transparent)]
     Plot(#[from] PlotError),
+    #[error(transparent)]
+    Table(#[from] crate::data::tabular::TableError),
     #[error("{path}: {msg}")]
     File { path: PathBuf, msg: String },
 }
@@ -171,8 +175,9 @@ pub fn generated_dir(book_src: &Path) -> PathBuf {
 /// The groups of figures `vae figures --chapter` can regenerate on their own: `vae` (the VAE and
 /// amortized-inference chapters, which train models), `vi` and `bayes` (seconds each), `latent`
 /// (the latent-space chapter: 15 trainings, about two minutes), `beta` (the beta-VAE sweep: 5
-/// trainings, under a minute).
-pub const CHAPTERS: [&str; 5] = ["vae", "vi", "bayes", "latent", "beta"];
+/// trainings, under a minute), `iwae` (VAE and IWAEs with bounds up to k = 5000: about 7 minutes),
+/// `conv` (the convolutional VAE against the MLP, 2-D codes).
+pub const CHAPTERS: [&str; 7] = ["vae", "vi", "bayes", "latent", "beta", "iwae", "conv"];
 
 /// Writes every figure and number of the chapters named in `chapters` (all of them if empty) under
 /// `book_src` (`figures/*.png`, `generated/*`); the `vae` group trains the book's two models.
@@ -205,6 +210,14 @@ pub fn book_figures(
     if wanted("beta") {
         log("  beta-VAE: one model per beta".into());
         written.extend(beta_vae::book(book_src, dev, &mut log)?);
+    }
+    if wanted("iwae") {
+        log("  IWAE: k = 1, 5, 50 on binarized digits, bounds up to k = 5000".into());
+        written.extend(bounds::book(book_src, dev, &mut log)?);
+    }
+    if wanted("conv") {
+        log("  convolutional VAE against the MLP VAE, 2-D codes".into());
+        written.extend(conv::book(book_src, dev, &mut log)?);
     }
     Ok(written)
 }

@@ -6,7 +6,7 @@
 //! for the first term and the closed form for the second.
 
 use crate::{fused, prob};
-use candle_core::{Module, Result, Tensor};
+use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder, linear};
 use serde::{Deserialize, Serialize};
 
@@ -129,15 +129,70 @@ impl Vae {
         if !self.device().is_cpu() {
             return self.forward(x, eps);
         }
-        let lin = |l: &Linear, h: &Tensor, input_grad: bool| -> Result<Tensor> {
-            let b = l.bias().ok_or_else(|| candle_core::Error::Msg("linear layer without bias".into()))?;
-            fused::linear(h, l.weight(), b, input_grad)
-        };
-        let h = fused::relu(&lin(&self.hidden, x, false)?)?; // x is data: no gradient needed
-        let (mu, logvar) = (lin(&self.mu, &h, true)?, lin(&self.logvar, &h, true)?);
+        let (mu, logvar) = self.encode_fast(x)?;
         let z = prob::reparameterize(&mu, &logvar, eps)?;
-        let logits = lin(&self.dec_out, &fused::relu(&lin(&self.dec_hidden, &z, true)?)?, true)?;
+        let logits = self.decode_fast(&z)?;
         Ok(VaeOutput { logits, mu, logvar, z })
+    }
+
+    /// [`Vae::encode`] through the fused CPU kernels (no gradient to `x`, which is data).
+    pub fn encode_fast(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        if !self.device().is_cpu() {
+            return self.encode(x);
+        }
+        let h = fused::relu(&fused_linear(&self.hidden, x, false)?)?;
+        Ok((fused_linear(&self.mu, &h, true)?, fused_linear(&self.logvar, &h, true)?))
+    }
+
+    /// [`Vae::decode`] through the fused CPU kernels.
+    pub fn decode_fast(&self, z: &Tensor) -> Result<Tensor> {
+        if !self.device().is_cpu() {
+            return self.decode(z);
+        }
+        fused_linear(&self.dec_out, &fused::relu(&fused_linear(&self.dec_hidden, z, true)?)?, true)
+    }
+}
+
+fn fused_linear(l: &Linear, h: &Tensor, input_grad: bool) -> Result<Tensor> {
+    let b = l.bias().ok_or_else(|| candle_core::Error::Msg("linear layer without bias".into()))?;
+    fused::linear(h, l.weight(), b, input_grad)
+}
+
+/// `log p(x | logits)` per row under independent Bernoullis: the fused kernel on the CPU, the
+/// plain formula elsewhere.
+pub fn bernoulli_log_likelihood_fast(x: &Tensor, logits: &Tensor) -> Result<Tensor> {
+    if x.device().is_cpu() {
+        fused::bernoulli_nll(x, logits)?.neg()
+    } else {
+        prob::bernoulli_log_likelihood_logits(x, logits)
+    }
+}
+
+/// What the figures and latent-space tools need from any VAE: an encoder to `(mu, logvar)`, a
+/// decoder to pixel logits, and the size of the code. The MLP [`Vae`] and the
+/// [`crate::conv_vae::ConvVae`] both implement it.
+pub trait Autoencoder {
+    fn encode(&self, x: &Tensor) -> Result<(Tensor, Tensor)>;
+    fn decode(&self, z: &Tensor) -> Result<Tensor>;
+    fn latent_dim(&self) -> usize;
+    fn device(&self) -> &Device;
+}
+
+impl Autoencoder for Vae {
+    fn encode(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        Vae::encode(self, x)
+    }
+
+    fn decode(&self, z: &Tensor) -> Result<Tensor> {
+        Vae::decode(self, z)
+    }
+
+    fn latent_dim(&self) -> usize {
+        self.cfg.latent_dim
+    }
+
+    fn device(&self) -> &Device {
+        Vae::device(self)
     }
 }
 

@@ -147,7 +147,7 @@ fn bayes_tables_match_a_fresh_run() {
 #[test]
 fn mixture_tables_match_a_fresh_run() {
     let dir = report::generated_dir(&book_src());
-    for (name, text) in report::mixture::tables(&report::mixture::fits()) {
+    for (name, text) in report::mixture::tables(&report::mixture::fits().unwrap()).unwrap() {
         let committed = std::fs::read_to_string(dir.join(name)).unwrap();
         assert_eq!(committed, text, "{name} is stale: run `cargo run --release -- figures --chapter bayes`");
     }
@@ -242,4 +242,38 @@ fn beta_vae_quick_run_orders_rates() {
     let (r, written) = report::beta_vae::run(&cfg, &candle_core::Device::Cpu, dir.path(), &mut |_| {}).unwrap();
     assert_eq!(written.len(), 4);
     assert!(r.runs[1].rate < r.runs[0].rate, "{:?}", r.runs);
+}
+
+/// The IWAE tables are rendered from their committed results, which say what the chapter says.
+#[test]
+fn iwae_tables_match_their_data() {
+    let dir = report::generated_dir(&book_src());
+    let r: report::bounds::BoundsResults =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("iwae.json")).unwrap()).unwrap();
+    assert_eq!(r.config, report::bounds::BoundsConfig::book());
+    for (name, text) in report::bounds::tables(&r) {
+        assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), text, "{name} is stale");
+    }
+    for run in &r.runs {
+        for w in run.test_bounds.windows(2) {
+            assert!(w[0].1 < w[1].1, "k = {}: L_k must rise with k: {:?}", run.train_k, run.test_bounds);
+        }
+    }
+    // Trained with more samples: a better log p(x) estimate, a looser ELBO.
+    for w in r.runs.windows(2) {
+        let (a, b) = (&w[0].test_bounds, &w[1].test_bounds);
+        assert!(b.last().unwrap().1 > a.last().unwrap().1 && b[0].1 < a[0].1, "{a:?} then {b:?}");
+    }
+}
+
+/// The conv-VAE table is rendered from its committed results, which say what the chapter says.
+#[test]
+fn conv_vae_table_matches_its_data() {
+    let dir = report::generated_dir(&book_src());
+    let r: report::conv::ConvResults =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("conv-vae.json")).unwrap()).unwrap();
+    assert_eq!(r.config, report::conv::ConvConfig::book());
+    assert_eq!(std::fs::read_to_string(dir.join("conv-vae.md")).unwrap(), report::conv::table(&r));
+    assert!(r.conv_test > r.mlp_test && r.conv_parameters < r.mlp_parameters, "the MLP wins at this budget");
+    assert!(r.conv_seconds_per_epoch > r.mlp_seconds_per_epoch);
 }

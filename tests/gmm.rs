@@ -85,12 +85,12 @@ fn em_never_lowers_the_likelihood_and_recovers_a_known_mixture() {
 
 #[test]
 fn bic_prefers_three_components_for_the_iris_petals() {
-    let xs = mixture::petals();
-    let fits = mixture::fits();
+    let xs = mixture::petals().unwrap();
+    let fits = mixture::fits().unwrap();
     let best = fits.iter().min_by(|a, b| gmm::bic(&a.1.mixture, &xs).total_cmp(&gmm::bic(&b.1.mixture, &xs))).unwrap();
     assert_eq!(best.0, 3);
     // One of the three components takes exactly the 50 setosa flowers, as the chapter says.
-    let iris = vae_book::data::tabular::iris();
+    let iris = vae_book::data::tabular::iris().unwrap();
     let owner = |x: [f64; 2]| {
         let r = best.1.mixture.responsibilities(x);
         (0..3).max_by(|&a, &b| r[a].total_cmp(&r[b])).unwrap()

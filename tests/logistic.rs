@@ -26,7 +26,7 @@ fn quadrature(model: &LogisticModel) -> (f64, f64, f64) {
 
 #[test]
 fn gradient_matches_finite_differences() {
-    let (train, _) = logistic::split(&tabular::breast_cancer(), 169, 0);
+    let (train, _) = logistic::split(&tabular::breast_cancer().unwrap(), 169, 0);
     let model = LogisticModel { data: train, prior_var: 1.0 };
     let mut rng = SeededRng::new(1);
     let w: Vec<f64> = (0..model.dim()).map(|_| 0.3 * rng.normal_f64()).collect();
@@ -43,7 +43,7 @@ fn gradient_matches_finite_differences() {
 
 #[test]
 fn split_standardizes_with_training_statistics() {
-    let (train, test) = logistic::split(&tabular::breast_cancer(), 169, 0);
+    let (train, test) = logistic::split(&tabular::breast_cancer().unwrap(), 169, 0);
     assert_eq!((train.rows(), test.rows(), train.dim, test.dim), (400, 169, 31, 31));
     let n = train.rows() as f64;
     for c in 0..train.dim {

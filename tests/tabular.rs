@@ -4,14 +4,14 @@ use vae_book::data::tabular::{self, Table, TableError};
 
 #[test]
 fn embedded_tables_have_their_documented_shape() {
-    let iris = tabular::iris();
+    let iris = tabular::iris().unwrap();
     assert_eq!((iris.rows(), iris.features), (150, 4));
     assert_eq!(iris.class_names, ["setosa", "versicolor", "virginica"]);
     for class in 0..3 {
         assert_eq!(iris.labels.iter().filter(|l| **l == class).count(), 50);
     }
     assert_eq!(iris.row(0), &[5.1, 3.5, 1.4, 0.2]);
-    let cancer = tabular::breast_cancer();
+    let cancer = tabular::breast_cancer().unwrap();
     assert_eq!((cancer.rows(), cancer.features), (569, 30));
     assert_eq!(cancer.labels.iter().filter(|l| **l == 0).count(), 212, "malignant");
     assert_eq!(cancer.labels.iter().filter(|l| **l == 1).count(), 357, "benign");
@@ -21,14 +21,14 @@ fn embedded_tables_have_their_documented_shape() {
 
 #[test]
 fn standardized_columns_have_mean_zero_and_unit_variance() {
-    let t = tabular::breast_cancer().standardized();
+    let t = tabular::breast_cancer().unwrap().standardized();
     let n = t.rows() as f64;
     for c in 0..t.features {
         let mean = (0..t.rows()).map(|i| t.row(i)[c]).sum::<f64>() / n;
         let var = (0..t.rows()).map(|i| (t.row(i)[c] - mean).powi(2)).sum::<f64>() / n;
         assert!(mean.abs() < 1e-12 && (var - 1.0).abs() < 1e-9, "column {c}: mean {mean}, var {var}");
     }
-    assert_eq!(tabular::iris().columns(&[3, 2]).row(0), &[0.2, 1.4]);
+    assert_eq!(tabular::iris().unwrap().columns(&[3, 2]).row(0), &[0.2, 1.4]);
 }
 
 #[test]

@@ -111,8 +111,8 @@ impl Table {
 
 /// Fisher's iris flowers: 150 rows, 4 measurements in cm (sepal length, sepal width, petal length,
 /// petal width), 3 species.
-pub fn iris() -> Table {
-    Table::parse("iris.csv", IRIS_CSV).expect("the embedded iris.csv is checked by tests")
+pub fn iris() -> Result<Table, TableError> {
+    Table::parse("iris.csv", IRIS_CSV)
 }
 
 /// The names of [`iris`]'s columns.
@@ -120,8 +120,8 @@ pub const IRIS_FEATURES: [&str; 4] = ["sepal length (cm)", "sepal width (cm)", "
 
 /// Breast Cancer Wisconsin (Diagnostic): 569 rows, 30 features of cell nuclei, 2 classes
 /// (0 malignant, 1 benign).
-pub fn breast_cancer() -> Table {
-    Table::parse("breast_cancer.csv", BREAST_CANCER_CSV).expect("the embedded breast_cancer.csv is checked by tests")
+pub fn breast_cancer() -> Result<Table, TableError> {
+    Table::parse("breast_cancer.csv", BREAST_CANCER_CSV)
 }
 
 /// The names of [`breast_cancer`]'s columns: ten measurements, as mean, standard error and worst.

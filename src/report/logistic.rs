@@ -43,7 +43,7 @@ impl LogisticResults {
 
 /// Runs the experiment (about 7 seconds on two cores, mostly the HMC chains).
 pub fn results() -> Result<LogisticResults, ReportError> {
-    let (train, test) = logistic::split(&tabular::breast_cancer(), TEST_ROWS, SPLIT_SEED);
+    let (train, test) = logistic::split(&tabular::breast_cancer()?, TEST_ROWS, SPLIT_SEED);
     let model = LogisticModel { data: train, prior_var: PRIOR_VAR };
     let map = model.map(5000);
     let chains = [
@@ -71,7 +71,7 @@ fn ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
 
 /// The chapter's tables.
 pub fn tables(r: &LogisticResults) -> Vec<(&'static str, String)> {
-    let features = tabular::breast_cancer().features;
+    let features = r.model.dim() - 1; // the intercept aside
     let data = format!(
         "| | |\n|---|---:|\n| training rows | {} |\n| test rows | {} |\n| features (standardized) + intercept | {} + 1 |\n\
          | prior on every weight | N(0, {PRIOR_VAR}) |\n| benign share in training rows | {:.1}% |\n",

@@ -19,28 +19,28 @@ const MAX_ITERATIONS: usize = 500;
 const COMPONENTS: [usize; 5] = [1, 2, 3, 4, 5];
 
 /// The petals, as points in cm.
-pub fn petals() -> Vec<[f64; 2]> {
-    let t = tabular::iris().columns(&COLUMNS);
-    (0..t.rows()).map(|i| [t.row(i)[0], t.row(i)[1]]).collect()
+pub fn petals() -> Result<Vec<[f64; 2]>, ReportError> {
+    let t = tabular::iris()?.columns(&COLUMNS);
+    Ok((0..t.rows()).map(|i| [t.row(i)[0], t.row(i)[1]]).collect())
 }
 
 /// The mixtures with 1 to 5 components (the best of [`RESTARTS`] EM runs each), with every run's
 /// final mean log-likelihood.
-pub fn fits() -> Vec<(usize, EmFit, Vec<f64>)> {
-    let xs = petals();
-    COMPONENTS
+pub fn fits() -> Result<Vec<(usize, EmFit, Vec<f64>)>, ReportError> {
+    let xs = petals()?;
+    Ok(COMPONENTS
         .iter()
         .map(|&k| {
             let (fit, finals) = gmm::fit_em_restarts(&xs, k, MAX_ITERATIONS, ROUNDING_VARIANCE, RESTARTS, SEED);
             (k, fit, finals)
         })
-        .collect()
+        .collect())
 }
 
 /// The chapter's tables: log-likelihood and BIC against the number of components, and the
 /// three-component fit against the species.
-pub fn tables(fits: &[(usize, EmFit, Vec<f64>)]) -> Vec<(&'static str, String)> {
-    let xs = petals();
+pub fn tables(fits: &[(usize, EmFit, Vec<f64>)]) -> Result<Vec<(&'static str, String)>, ReportError> {
+    let xs = petals()?;
     let best = fits.iter().map(|(k, f, _)| (*k, gmm::bic(&f.mixture, &xs))).min_by(|a, b| a.1.total_cmp(&b.1));
     let mut choice = format!(
         "| components | log p(x) per flower (nats), best of {RESTARTS} starts | worst of the {RESTARTS} | starts within 0.001 of the best | EM iterations of the best | BIC |\n|---:|---:|---:|---:|---:|---:|\n",
@@ -56,7 +56,7 @@ pub fn tables(fits: &[(usize, EmFit, Vec<f64>)]) -> Vec<(&'static str, String)> 
             fit.log_likelihood.len() - 1,
         );
     }
-    let species = tabular::iris();
+    let species = tabular::iris()?;
     let mut components = String::new();
     if let Some((_, fit, _)) = fits.iter().find(|(k, _, _)| *k == 3) {
         components += "| component | weight | mean (length, width) | s.d. (length, width) | correlation | flowers of each species it takes (setosa, versicolor, virginica) |\n|---:|---:|---|---|---:|---|\n";
@@ -85,7 +85,7 @@ pub fn tables(fits: &[(usize, EmFit, Vec<f64>)]) -> Vec<(&'static str, String)> 
             );
         }
     }
-    vec![("gmm-choice.md", choice), ("gmm-components.md", components)]
+    Ok(vec![("gmm-choice.md", choice), ("gmm-components.md", components)])
 }
 
 /// The data with the fitted components, and fresh samples from the fitted model.
@@ -93,8 +93,8 @@ pub fn figures(fits: &[(usize, EmFit, Vec<f64>)], dir: &Path) -> Result<Vec<Path
     let Some((_, fit, _)) = fits.iter().find(|(k, _, _)| *k == 3) else {
         return Ok(Vec::new());
     };
-    let xs = petals();
-    let table = tabular::iris();
+    let xs = petals()?;
+    let table = tabular::iris()?;
     let to_f32 = |x: &[f64; 2]| (x[0] as f32, x[1] as f32);
     let by_species: Vec<Vec<(f32, f32)>> = (0..3)
         .map(|s| xs.iter().zip(&table.labels).filter(|(_, l)| **l == s).map(|(x, _)| to_f32(x)).collect())
@@ -127,8 +127,8 @@ pub fn figures(fits: &[(usize, EmFit, Vec<f64>)], dir: &Path) -> Result<Vec<Path
 
 /// Writes the mixture's tables and figures under `book_src`.
 pub fn book(book_src: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let fits = fits();
+    let fits = fits()?;
     let mut written = figures(&fits, &book_src.join("figures"))?;
-    written.extend(write_generated(book_src, tables(&fits))?);
+    written.extend(write_generated(book_src, tables(&fits)?)?);
     Ok(written)
 }

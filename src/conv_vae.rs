@@ -1,0 +1,171 @@
+//! A convolutional VAE, the shape of the Keras example ("Variational AutoEncoder", F. Chollet):
+//! two stride-2 convolutions and a small dense layer down to the code, a dense layer and
+//! transposed convolutions back up.
+//!
+//! ```text
+//! encoder: 1x28x28 -conv 3x3/2-> 32x14x14 -conv 3x3/2-> 64x7x7 -dense-> 16 -> mu, log-variance
+//! decoder: z -dense-> 64x7x7 -deconv 3x3/2-> 64x14x14 -deconv 3x3/2-> 32x28x28 -deconv 3x3-> 1x28x28 logits
+//! ```
+//!
+//! It has the same interface as the MLP [`crate::vae::Vae`] (`encode`, `decode`, `forward`), and the
+//! same loss ([`crate::vae::negative_elbo`]); it trains with candle's autograd.
+
+use crate::init;
+use crate::optim::Adam;
+use crate::prob::{self, SeededRng};
+use crate::train::{TrainError, named_vars};
+use crate::vae::{VaeOutput, negative_elbo};
+use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_nn::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig, Linear, VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ConvVaeConfig {
+    pub latent_dim: usize,
+}
+
+// ANCHOR: model
+pub struct ConvVae {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    dense: Linear,
+    mu: Linear,
+    logvar: Linear,
+    dec_dense: Linear,
+    deconv1: ConvTranspose2d,
+    deconv2: ConvTranspose2d,
+    deconv3: ConvTranspose2d,
+    pub cfg: ConvVaeConfig,
+    device: Device,
+}
+
+impl ConvVae {
+    pub fn new(cfg: ConvVaeConfig, vb: VarBuilder) -> Result<Self> {
+        // Stride 2 with padding 1 halves the side: 28 -> 14 -> 7.
+        let down = Conv2dConfig { padding: 1, stride: 2, ..Default::default() };
+        // Transposed: (side - 1) * 2 - 2 + 3 + 1 doubles it back: 7 -> 14 -> 28.
+        let up = ConvTranspose2dConfig { padding: 1, output_padding: 1, stride: 2, ..Default::default() };
+        let same = ConvTranspose2dConfig { padding: 1, ..Default::default() };
+        let (enc, dec) = (vb.pp("encoder"), vb.pp("decoder"));
+        Ok(Self {
+            conv1: candle_nn::conv2d(1, 32, 3, down, enc.pp("conv1"))?,
+            conv2: candle_nn::conv2d(32, 64, 3, down, enc.pp("conv2"))?,
+            dense: candle_nn::linear(64 * 7 * 7, 16, enc.pp("dense"))?,
+            mu: candle_nn::linear(16, cfg.latent_dim, enc.pp("mu"))?,
+            logvar: candle_nn::linear(16, cfg.latent_dim, enc.pp("logvar"))?,
+            dec_dense: candle_nn::linear(cfg.latent_dim, 64 * 7 * 7, dec.pp("dense"))?,
+            deconv1: candle_nn::conv_transpose2d(64, 64, 3, up, dec.pp("deconv1"))?,
+            deconv2: candle_nn::conv_transpose2d(64, 32, 3, up, dec.pp("deconv2"))?,
+            deconv3: candle_nn::conv_transpose2d(32, 1, 3, same, dec.pp("deconv3"))?,
+            cfg,
+            device: vb.device().clone(),
+        })
+    }
+
+    /// `x` is `(batch, 784)` as for the MLP; returns `mu` and `logvar`, each `(batch, latent)`.
+    pub fn encode(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let n = x.dim(0)?;
+        let h = x.reshape((n, 1, 28, 28))?;
+        let h = self.conv1.forward(&h)?.relu()?; // (n, 32, 14, 14)
+        let h = self.conv2.forward(&h)?.relu()?; // (n, 64, 7, 7)
+        let h = self.dense.forward(&h.flatten_from(1)?)?.relu()?; // (n, 16)
+        Ok((self.mu.forward(&h)?, self.logvar.forward(&h)?))
+    }
+
+    /// Logits of the pixels, `(batch, 784)`.
+    pub fn decode(&self, z: &Tensor) -> Result<Tensor> {
+        let n = z.dim(0)?;
+        let h = self.dec_dense.forward(z)?.relu()?.reshape((n, 64, 7, 7))?;
+        let h = self.deconv1.forward(&h)?.relu()?; // (n, 64, 14, 14)
+        let h = self.deconv2.forward(&h)?.relu()?; // (n, 32, 28, 28)
+        self.deconv3.forward(&h)?.reshape((n, 784)) // (n, 1, 28, 28) -> logits
+    }
+
+    pub fn forward(&self, x: &Tensor, eps: &Tensor) -> Result<VaeOutput> {
+        let (mu, logvar) = self.encode(x)?;
+        let z = prob::reparameterize(&mu, &logvar, eps)?;
+        let logits = self.decode(&z)?;
+        Ok(VaeOutput { logits, mu, logvar, z })
+    }
+}
+// ANCHOR_END: model
+
+impl crate::vae::Autoencoder for ConvVae {
+    fn encode(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        ConvVae::encode(self, x)
+    }
+
+    fn decode(&self, z: &Tensor) -> Result<Tensor> {
+        ConvVae::decode(self, z)
+    }
+
+    fn latent_dim(&self) -> usize {
+        self.cfg.latent_dim
+    }
+
+    fn device(&self) -> &Device {
+        &self.device
+    }
+}
+
+/// Builds the model's variables in `varmap` and initialises them like PyTorch's defaults from `seed`.
+pub fn build(cfg: ConvVaeConfig, varmap: &VarMap, seed: u64, dev: &Device) -> Result<ConvVae> {
+    let model = ConvVae::new(cfg, VarBuilder::from_varmap(varmap, DType::F32, dev))?;
+    init::pytorch_default_init(varmap, seed)?;
+    Ok(model)
+}
+
+/// Trains on `x_train` (`(n, 784)`, grey levels) with Adam: `epochs` passes of `batch_size`,
+/// the same seeded shuffling and noise streams as the MLP trainer. Calls `on_epoch(epoch, train
+/// loss)`; returns the model and its variables.
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    cfg: ConvVaeConfig,
+    x_train: &Tensor,
+    epochs: usize,
+    batch_size: usize,
+    lr: f64,
+    seed: u64,
+    mut on_epoch: impl FnMut(usize, f64),
+) -> std::result::Result<(ConvVae, VarMap), TrainError> {
+    let dev = x_train.device();
+    let varmap = VarMap::new();
+    let model = build(cfg, &varmap, seed, dev)?;
+    let mut opt = Adam::new(named_vars(&varmap)?, lr)?;
+    let n = x_train.dim(0)?;
+    for epoch in 1..=epochs {
+        let perm = SeededRng::derived(seed, "shuffle", epoch as u64).permutation(n);
+        let mut noise = SeededRng::derived(seed, "noise", epoch as u64);
+        let mut total = 0.0;
+        for (batch, idx) in perm.chunks(batch_size).enumerate() {
+            let x = x_train.index_select(&Tensor::from_slice(idx, idx.len(), dev)?, 0)?;
+            let eps = noise.normal(&[idx.len(), cfg.latent_dim], dev)?;
+            let loss = negative_elbo(&x, &model.forward(&x, &eps)?)?;
+            let value = loss.total.to_scalar::<f32>()? as f64;
+            if !value.is_finite() {
+                return Err(TrainError::NonFinite { epoch, batch: batch + 1, value, last_good: epoch - 1 });
+            }
+            opt.step(&loss.total.backward()?)?;
+            total += value * idx.len() as f64;
+        }
+        on_epoch(epoch, total / n as f64);
+    }
+    Ok((model, varmap))
+}
+
+/// The test negative ELBO (one sample per image, noise from `seed`), in chunks.
+pub fn evaluate(model: &ConvVae, x: &Tensor, seed: u64) -> Result<(f64, f64, f64)> {
+    let mut rng = SeededRng::derived(seed, "eval", 0);
+    let n = x.dim(0)?;
+    let (mut total, mut recon, mut kl) = (0.0, 0.0, 0.0);
+    for s in (0..n).step_by(500) {
+        let xb = x.narrow(0, s, 500.min(n - s))?;
+        let eps = rng.normal(&[xb.dim(0)?, model.cfg.latent_dim], x.device())?;
+        let l = negative_elbo(&xb, &model.forward(&xb, &eps)?)?;
+        let w = xb.dim(0)? as f64;
+        total += l.total.to_scalar::<f32>()? as f64 * w;
+        recon += l.recon.to_scalar::<f32>()? as f64 * w;
+        kl += l.kl.to_scalar::<f32>()? as f64 * w;
+    }
+    Ok((total / n as f64, recon / n as f64, kl / n as f64))
+}

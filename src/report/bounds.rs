@@ -1,0 +1,187 @@
+//! The IWAE chapter: a VAE (k = 1) and IWAEs (k = 5, 50) trained on dynamically binarized digits,
+//! each scored by the k-sample bound for k = 1, 5, 50 and 5000 on binarized test digits.
+
+use super::{ReportError, generated_dir, write_atomic, write_json};
+use crate::data::Mnist;
+use crate::iwae::{self, IwaeConfig};
+use crate::plot;
+use crate::train::quick_requested;
+use candle_core::Device;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoundsConfig {
+    /// Samples in the training bound of each model (1 = the VAE).
+    pub train_k: Vec<usize>,
+    /// Samples in the evaluation bounds; the largest stands in for log p(x).
+    pub eval_k: Vec<usize>,
+    pub epochs: usize,
+    /// Training digits used (all when `None`) and test digits scored.
+    pub train_size: Option<usize>,
+    pub test_size: usize,
+    pub seed: u64,
+}
+
+impl BoundsConfig {
+    pub fn book() -> Self {
+        Self {
+            train_k: vec![1, 5, 50],
+            eval_k: vec![1, 5, 50, 5000],
+            epochs: 10,
+            train_size: None,
+            test_size: 500,
+            seed: 42,
+        }
+    }
+
+    pub fn quick() -> Self {
+        Self {
+            train_k: vec![1, 5],
+            eval_k: vec![1, 5, 50, 500],
+            epochs: 2,
+            train_size: Some(2000),
+            test_size: 100,
+            ..Self::book()
+        }
+    }
+
+    pub fn from_env() -> Self {
+        if quick_requested() { Self::quick() } else { Self::book() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoundsRun {
+    pub train_k: usize,
+    /// The training bound (negative, nats per image) after each epoch.
+    pub train_loss: Vec<f64>,
+    /// `(k, mean k-sample bound on the test digits)`, in the order of `eval_k`.
+    pub test_bounds: Vec<(usize, f64)>,
+    pub active_units: usize,
+    pub train_seconds: f64,
+    pub eval_seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoundsResults {
+    pub config: BoundsConfig,
+    pub runs: Vec<BoundsRun>,
+}
+
+/// Burda et al. 2015, Table 1 (MNIST, one stochastic layer of 50 units, full training set,
+/// 3,280 passes, test negative log-likelihood estimated with k = 5000), in nats: the two entries
+/// the chapter compares with, as (model, training k, NLL).
+pub const BURDA_TABLE_1: [(&str, usize, f64); 2] = [("VAE", 1, 86.76), ("IWAE", 50, 84.78)];
+
+pub fn run(cfg: &BoundsConfig, dev: &Device, log: &mut dyn FnMut(String)) -> Result<BoundsResults, ReportError> {
+    let data = Mnist::embedded().map_err(crate::train::TrainError::from)?;
+    let train = match cfg.train_size {
+        Some(n) => data.train.take(n),
+        None => data.train.clone(),
+    };
+    let test = data.test.take(cfg.test_size);
+    let x_test = iwae::binarized_images(&test.pixels, test.image_size(), cfg.seed, dev)?;
+    let mut runs = Vec::new();
+    for &k in &cfg.train_k {
+        let icfg = IwaeConfig { epochs: cfg.epochs, seed: cfg.seed, ..IwaeConfig::new(k) };
+        let start = Instant::now();
+        let mut train_loss = Vec::new();
+        let (model, _) = iwae::train(&icfg, &train.pixels, dev, |epoch, loss| {
+            train_loss.push(loss);
+            log(format!("    k = {k}, epoch {epoch}: training bound {:.2}", -loss));
+        })?;
+        let train_seconds = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        let mut test_bounds = Vec::new();
+        for &ek in &cfg.eval_k {
+            test_bounds.push((ek, iwae::mean_bound(&model, &x_test, ek, cfg.seed)?));
+        }
+        let eval_seconds = start.elapsed().as_secs_f64();
+        let active_units = iwae::active_units(&model, &x_test)?;
+        log(format!(
+            "  trained with k = {k}: {train_seconds:.0} s; test bounds {test_bounds:.2?} ({eval_seconds:.0} s)"
+        ));
+        runs.push(BoundsRun { train_k: k, train_loss, test_bounds, active_units, train_seconds, eval_seconds });
+    }
+    Ok(BoundsResults { config: cfg.clone(), runs })
+}
+
+/// The chapter's tables: our bounds, and our estimate of log p(x) beside Burda et al.'s.
+pub fn tables(r: &BoundsResults) -> Vec<(&'static str, String)> {
+    let ks: Vec<String> = r.config.eval_k.iter().map(|k| format!("L<sub>{k}</sub>")).collect();
+    let mut bounds = format!(
+        "| trained with | {} | active units | training time | evaluation time |\n|---|{}---:|---:|---:|\n",
+        ks.join(" | "),
+        "---:|".repeat(ks.len())
+    );
+    for run in &r.runs {
+        let name = if run.train_k == 1 { "k = 1 (the VAE)".to_string() } else { format!("k = {} (IWAE)", run.train_k) };
+        let values: Vec<String> = run.test_bounds.iter().map(|(_, b)| format!("{b:.2}")).collect();
+        bounds += &format!(
+            "| {name} | {} | {} | {:.0} s | {:.0} s |\n",
+            values.join(" | "),
+            run.active_units,
+            run.train_seconds,
+            run.eval_seconds
+        );
+    }
+    let top = r.config.eval_k.last().copied().unwrap_or(0);
+    let mut paper = format!(
+        "| model | trained with | ours: −L<sub>{top}</sub> (nats) | Burda et al. 2015, Table 1 |\n|---|---:|---:|---:|\n"
+    );
+    for run in &r.runs {
+        let ours = run.test_bounds.last().map(|(_, b)| -b).unwrap_or(f64::NAN);
+        let model = if run.train_k == 1 { "VAE" } else { "IWAE" };
+        let theirs = BURDA_TABLE_1
+            .iter()
+            .find(|(m, k, _)| *m == model && *k == run.train_k)
+            .map(|(_, _, v)| format!("{v:.2}"))
+            .unwrap_or_else(|| "–".into());
+        paper += &format!("| {model} | k = {} | {ours:.2} | {theirs} |\n", run.train_k);
+    }
+    vec![("iwae-bounds.md", bounds), ("iwae-paper.md", paper)]
+}
+
+/// The bound against the number of evaluation samples, one curve per model.
+pub fn figure(r: &BoundsResults, dir: &Path) -> Result<PathBuf, ReportError> {
+    let curves: Vec<(String, Vec<(f32, f32)>)> = r
+        .runs
+        .iter()
+        .map(|run| {
+            let name = if run.train_k == 1 {
+                "VAE (trained with k = 1)".into()
+            } else {
+                format!("IWAE, trained with k = {}", run.train_k)
+            };
+            (name, run.test_bounds.iter().map(|&(k, b)| ((k as f32).log10(), b as f32)).collect())
+        })
+        .collect();
+    let refs: Vec<(&str, &[(f32, f32)])> = curves.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
+    let path = dir.join("iwae-bounds.png");
+    plot::lines(
+        &refs,
+        plot::Lines { dots: true, ..plot::Lines::default() },
+        "Test bound L_k against the number of samples k",
+        ("log10 k", "L_k, nats per binarized test digit"),
+        &path,
+    )?;
+    Ok(path)
+}
+
+/// Runs the book's configuration (about six minutes on two cores) and writes figure, JSON and
+/// tables under `book_src`.
+pub fn book(book_src: &Path, dev: &Device, log: &mut dyn FnMut(String)) -> Result<Vec<PathBuf>, ReportError> {
+    let results = run(&BoundsConfig::book(), dev, log)?;
+    let mut written = vec![figure(&results, &book_src.join("figures"))?];
+    let json = generated_dir(book_src).join("iwae.json");
+    write_json(&json, &results)?;
+    written.push(json);
+    for (name, text) in tables(&results) {
+        let path = generated_dir(book_src).join(name);
+        write_atomic(&path, text.as_bytes())?;
+        written.push(path);
+    }
+    Ok(written)
+}

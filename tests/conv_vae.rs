@@ -1,0 +1,48 @@
+//! The convolutional VAE: shapes through every layer, a falling loss, the shared figure interface.
+
+use vae_book::candle_core::{Device, Tensor};
+use vae_book::candle_nn::VarMap;
+use vae_book::conv_vae::{self, ConvVaeConfig};
+use vae_book::data::Mnist;
+use vae_book::prob::SeededRng;
+use vae_book::vae::{Autoencoder, negative_elbo};
+
+#[test]
+fn shapes_go_down_to_the_code_and_back_to_784_pixels() {
+    let dev = Device::Cpu;
+    let varmap = VarMap::new();
+    let model = conv_vae::build(ConvVaeConfig { latent_dim: 3 }, &varmap, 1, &dev).unwrap();
+    let x = Mnist::embedded().unwrap().test.images(&dev).unwrap().narrow(0, 0, 5).unwrap();
+    let (mu, logvar) = model.encode(&x).unwrap();
+    assert_eq!((mu.dims(), logvar.dims()), (&[5, 3][..], &[5, 3][..]));
+    let eps = SeededRng::new(2).normal(&[5, 3], &dev).unwrap();
+    let out = model.forward(&x, &eps).unwrap();
+    assert_eq!(out.logits.dims(), &[5, 784]);
+    // Through the trait the figures use, the same numbers.
+    let via_trait = Autoencoder::decode(&model, &out.z).unwrap();
+    let diff = (via_trait - &out.logits).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    assert_eq!(diff, 0.0);
+    // Parameters: the Keras example's layer sizes.
+    let count: usize = varmap.all_vars().iter().map(|v| v.elem_count()).sum();
+    let expected = (32 * 9 + 32) + (64 * 32 * 9 + 64) + (3136 * 16 + 16) + 2 * (16 * 3 + 3) // encoder
+        + (3 * 3136 + 3136) + (64 * 64 * 9 + 64) + (64 * 32 * 9 + 32) + (32 * 9 + 1); // decoder
+    assert_eq!(count, expected);
+}
+
+#[test]
+fn a_short_run_lowers_the_loss() {
+    let dev = Device::Cpu;
+    let data = Mnist::embedded().unwrap();
+    let x = data.train.take(512).images(&dev).unwrap();
+    let x_test = data.test.take(100).images(&dev).unwrap();
+    let untrained = conv_vae::build(ConvVaeConfig { latent_dim: 2 }, &VarMap::new(), 9, &dev).unwrap();
+    let before = conv_vae::evaluate(&untrained, &x_test, 9).unwrap().0;
+    let mut losses = Vec::new();
+    let (model, _) =
+        conv_vae::train(ConvVaeConfig { latent_dim: 2 }, &x, 2, 64, 1e-3, 9, |_, l| losses.push(l)).unwrap();
+    let after = conv_vae::evaluate(&model, &x_test, 9).unwrap().0;
+    assert!(losses[1] < losses[0] && after < before - 50.0, "{losses:?}, test {before} -> {after}");
+    let eps = Tensor::zeros((100, 2), vae_book::candle_core::DType::F32, &dev).unwrap();
+    let l = negative_elbo(&x_test, &model.forward(&x_test, &eps).unwrap()).unwrap();
+    assert!(l.total.to_scalar::<f32>().unwrap().is_finite());
+}
