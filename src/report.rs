@@ -108,7 +108,11 @@ pub fn book_configs() -> (TrainConfig, TrainConfig) {
 
 /// Trains `cfg` to the end, reporting each epoch through `log`.
 pub fn run_to_end(cfg: TrainConfig, dev: &Device, log: &mut dyn FnMut(String)) -> Result<Trainer, TrainError> {
-    let mut trainer = Trainer::new(cfg, dev)?;
+    continue_to_end(Trainer::new(cfg, dev)?, log)
+}
+
+/// Runs the remaining epochs of `trainer` (for instance one built with [`Trainer::with_data`]).
+pub fn continue_to_end(mut trainer: Trainer, log: &mut dyn FnMut(String)) -> Result<Trainer, TrainError> {
     while trainer.next_epoch() <= trainer.cfg.epochs {
         let m = trainer.train_epoch(|_, _| {})?;
         log(format!(

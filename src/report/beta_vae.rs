@@ -70,10 +70,7 @@ pub fn run(
         (cfg.betas.iter().copied().fold(f64::INFINITY, f64::min), cfg.betas.iter().copied().fold(0.0, f64::max));
     for &beta in &cfg.betas {
         let tc = TrainConfig { beta, ..cfg.train.clone() };
-        let mut trainer = Trainer::with_data(tc.clone(), data.clone(), dev)?;
-        while trainer.next_epoch() <= tc.epochs {
-            trainer.train_epoch(|_, _| {})?;
-        }
+        let trainer = super::continue_to_end(Trainer::with_data(tc, data.clone(), dev)?, &mut |_| {})?;
         let x_test = trainer.data.test.images(dev)?;
         let test = trainer.evaluate(&x_test)?;
         let mu = latent::encode_means(&trainer.model, &x_test)?;

@@ -238,10 +238,7 @@ fn run_to_end_with(
     dev: &Device,
     log: &mut dyn FnMut(String),
 ) -> Result<(Vae, f64), ReportError> {
-    let mut trainer = crate::train::Trainer::with_data(cfg.clone(), data, dev)?;
-    while trainer.next_epoch() <= cfg.epochs {
-        trainer.train_epoch(|_, _| {})?;
-    }
+    let trainer = super::continue_to_end(crate::train::Trainer::with_data(cfg.clone(), data, dev)?, &mut |_| {})?;
     let last = trainer.history.last().map(|m| m.test_loss).unwrap_or(f64::NAN);
     log(format!(
         "    latent {}, {} training digits: test -ELBO {last:.2}",
