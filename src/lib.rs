@@ -11,6 +11,7 @@ pub mod anomaly;
 pub mod bayes;
 pub mod checkpoint;
 pub mod conv_vae;
+pub mod cvae;
 pub mod data;
 pub mod figures;
 pub mod fused;
@@ -57,6 +58,9 @@ pub mod book {
 
     #[doc = include_str!("../book/src/iwae.md")]
     pub struct Iwae;
+
+    #[doc = include_str!("../book/src/cvae.md")]
+    pub struct Cvae;
 
     #[doc = include_str!("../book/src/compute-cost.md")]
     pub struct ComputeCost;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 pub mod beta_vae;
 pub mod bounds;
+pub mod conditional;
 pub mod conv;
 pub mod latent_space;
 pub mod logistic;
@@ -180,8 +181,8 @@ pub fn generated_dir(book_src: &Path) -> PathBuf {
 /// amortized-inference chapters, which train models), `vi` and `bayes` (seconds each), `latent`
 /// (the latent-space chapter: 15 trainings, about two minutes), `beta` (the beta-VAE sweep: 5
 /// trainings, under a minute), `iwae` (VAE and IWAEs with bounds up to k = 5000: about 7 minutes),
-/// `conv` (the convolutional VAE against the MLP, 2-D codes).
-pub const CHAPTERS: [&str; 7] = ["vae", "vi", "bayes", "latent", "beta", "iwae", "conv"];
+/// `conv` (the convolutional VAE against the MLP, 2-D codes), `cvae` (the conditional VAE).
+pub const CHAPTERS: [&str; 8] = ["vae", "vi", "bayes", "latent", "beta", "iwae", "conv", "cvae"];
 
 /// Writes every figure and number of the chapters named in `chapters` (all of them if empty) under
 /// `book_src` (`figures/*.png`, `generated/*`); the `vae` group trains the book's two models.
@@ -222,6 +223,10 @@ pub fn book_figures(
     if wanted("conv") {
         log("  convolutional VAE against the MLP VAE, 2-D codes".into());
         written.extend(conv::book(book_src, dev, &mut log)?);
+    }
+    if wanted("cvae") {
+        log("  conditional VAE: class-conditional generation".into());
+        written.extend(conditional::book(book_src, dev, &mut log)?);
     }
     Ok(written)
 }

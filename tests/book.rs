@@ -277,3 +277,15 @@ fn conv_vae_table_matches_its_data() {
     assert!(r.conv_test > r.mlp_test && r.conv_parameters < r.mlp_parameters, "the MLP wins at this budget");
     assert!(r.conv_seconds_per_epoch > r.mlp_seconds_per_epoch);
 }
+
+/// The CVAE table is rendered from its committed results, which say what the chapter says.
+#[test]
+fn cvae_table_matches_its_data() {
+    let dir = report::generated_dir(&book_src());
+    let r: report::conditional::ConditionalResults =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cvae.json")).unwrap()).unwrap();
+    assert_eq!(r.config, report::conditional::ConditionalConfig::book());
+    assert_eq!(std::fs::read_to_string(dir.join("cvae.md")).unwrap(), report::conditional::table(&r));
+    assert!(r.cvae_test < r.vae_test, "the label saves the code nats");
+    assert!(r.sample_accuracy > 0.95, "almost all samples carry their label: {}", r.sample_accuracy);
+}

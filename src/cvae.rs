@@ -1,0 +1,141 @@
+//! The conditional VAE (Sohn, Lee & Yan 2015), class-conditional form: the encoder and the decoder
+//! both see the label `y` (one-hot), so the code `z` only has to describe what the label does not:
+//! the style of the digit.
+//!
+//! `q(z | x, y) = N(mu(x, y), diag(exp(logvar(x, y))))`, `p(z) = N(0, I)`, `p(x | z, y)` Bernoulli.
+
+use crate::init;
+use crate::optim::Adam;
+use crate::prob::{self, SeededRng};
+use crate::train::{TrainError, named_vars};
+use crate::vae::{VaeOutput, negative_elbo};
+use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_nn::{Linear, VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CvaeConfig {
+    pub input_dim: usize,
+    pub hidden: usize,
+    pub latent_dim: usize,
+    pub classes: usize,
+}
+
+impl Default for CvaeConfig {
+    fn default() -> Self {
+        Self { input_dim: 784, hidden: 400, latent_dim: 2, classes: 10 }
+    }
+}
+
+// ANCHOR: model
+pub struct Cvae {
+    hidden: Linear,
+    mu: Linear,
+    logvar: Linear,
+    dec_hidden: Linear,
+    dec_out: Linear,
+    pub cfg: CvaeConfig,
+}
+
+impl Cvae {
+    pub fn new(cfg: CvaeConfig, vb: VarBuilder) -> Result<Self> {
+        let (enc, dec) = (vb.pp("encoder"), vb.pp("decoder"));
+        Ok(Self {
+            hidden: candle_nn::linear(cfg.input_dim + cfg.classes, cfg.hidden, enc.pp("hidden"))?,
+            mu: candle_nn::linear(cfg.hidden, cfg.latent_dim, enc.pp("mu"))?,
+            logvar: candle_nn::linear(cfg.hidden, cfg.latent_dim, enc.pp("logvar"))?,
+            dec_hidden: candle_nn::linear(cfg.latent_dim + cfg.classes, cfg.hidden, dec.pp("hidden"))?,
+            dec_out: candle_nn::linear(cfg.hidden, cfg.input_dim, dec.pp("out"))?,
+            cfg,
+        })
+    }
+
+    /// `q(z | x, y)`: the label is appended to the pixels.
+    pub fn encode(&self, x: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> {
+        let h = self.hidden.forward(&Tensor::cat(&[x, y], 1)?)?.relu()?;
+        Ok((self.mu.forward(&h)?, self.logvar.forward(&h)?))
+    }
+
+    /// Logits of `p(x | z, y)`: the label is appended to the code.
+    pub fn decode(&self, z: &Tensor, y: &Tensor) -> Result<Tensor> {
+        self.dec_out.forward(&self.dec_hidden.forward(&Tensor::cat(&[z, y], 1)?)?.relu()?)
+    }
+
+    pub fn forward(&self, x: &Tensor, y: &Tensor, eps: &Tensor) -> Result<VaeOutput> {
+        let (mu, logvar) = self.encode(x, y)?;
+        let z = prob::reparameterize(&mu, &logvar, eps)?;
+        let logits = self.decode(&z, y)?;
+        Ok(VaeOutput { logits, mu, logvar, z })
+    }
+}
+// ANCHOR_END: model
+
+/// One-hot rows for `labels`, `(n, classes)`.
+pub fn one_hot(labels: &[u8], classes: usize, dev: &Device) -> Result<Tensor> {
+    let mut v = vec![0f32; labels.len() * classes];
+    for (i, &l) in labels.iter().enumerate() {
+        if (l as usize) >= classes {
+            candle_core::bail!("label {l} at row {i} is not below the {classes} classes");
+        }
+        v[i * classes + l as usize] = 1.0;
+    }
+    Tensor::from_vec(v, (labels.len(), classes), dev)
+}
+
+/// Trains on grey-level images `x` (`(n, 784)`) with their labels; calls `on_epoch(epoch, loss)`.
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    cfg: CvaeConfig,
+    x: &Tensor,
+    labels: &[u8],
+    epochs: usize,
+    batch_size: usize,
+    lr: f64,
+    seed: u64,
+    mut on_epoch: impl FnMut(usize, f64),
+) -> std::result::Result<(Cvae, VarMap), TrainError> {
+    let dev = x.device();
+    let varmap = VarMap::new();
+    let model = Cvae::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, dev))?;
+    init::pytorch_default_init(&varmap, seed)?;
+    let mut opt = Adam::new(named_vars(&varmap)?, lr)?;
+    let y_all = one_hot(labels, cfg.classes, dev)?;
+    let n = x.dim(0)?;
+    for epoch in 1..=epochs {
+        let perm = SeededRng::derived(seed, "shuffle", epoch as u64).permutation(n);
+        let mut noise = SeededRng::derived(seed, "noise", epoch as u64);
+        let mut total = 0.0;
+        for (batch, idx) in perm.chunks(batch_size).enumerate() {
+            let rows = Tensor::from_slice(idx, idx.len(), dev)?;
+            let (xb, yb) = (x.index_select(&rows, 0)?, y_all.index_select(&rows, 0)?);
+            let eps = noise.normal(&[idx.len(), cfg.latent_dim], dev)?;
+            let loss = negative_elbo(&xb, &model.forward(&xb, &yb, &eps)?)?;
+            let value = loss.total.to_scalar::<f32>()? as f64;
+            if !value.is_finite() {
+                return Err(TrainError::NonFinite { epoch, batch: batch + 1, value, last_good: epoch - 1 });
+            }
+            opt.step(&loss.total.backward()?)?;
+            total += value * idx.len() as f64;
+        }
+        on_epoch(epoch, total / n as f64);
+    }
+    Ok((model, varmap))
+}
+
+/// The test negative ELBO `-log p(x | y)` bound, one sample per image with noise from `seed`.
+pub fn evaluate(model: &Cvae, x: &Tensor, labels: &[u8], seed: u64) -> Result<f64> {
+    let y = one_hot(labels, model.cfg.classes, x.device())?;
+    let eps = SeededRng::derived(seed, "eval", 0).normal(&[x.dim(0)?, model.cfg.latent_dim], x.device())?;
+    negative_elbo(x, &model.forward(x, &y, &eps)?)?.total.to_scalar::<f32>().map(f64::from)
+}
+
+/// Pixel probabilities for every `(label, z)` pair: `labels.len() * z.dim(0)` images, label-major.
+pub fn generate(model: &Cvae, labels: &[u8], z: &Tensor) -> Result<Tensor> {
+    let k = z.dim(0)?;
+    let mut rows = Vec::new();
+    for &l in labels {
+        let y = one_hot(&vec![l; k], model.cfg.classes, z.device())?;
+        rows.push(candle_nn::ops::sigmoid(&model.decode(z, &y)?)?);
+    }
+    Tensor::cat(&rows, 0)
+}
