@@ -13,7 +13,7 @@
 use crate::init;
 use crate::optim::Adam;
 use crate::prob::{self, SeededRng};
-use crate::train::{TrainError, named_vars};
+use crate::train::{TrainError, fit_autograd, named_vars};
 use crate::vae::{VaeOutput, negative_elbo};
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig, Linear, VarBuilder, VarMap};
@@ -126,30 +126,18 @@ pub fn train(
     batch_size: usize,
     lr: f64,
     seed: u64,
-    mut on_epoch: impl FnMut(usize, f64),
+    on_epoch: impl FnMut(usize, f64),
 ) -> std::result::Result<(ConvVae, VarMap), TrainError> {
     let dev = x_train.device();
     let varmap = VarMap::new();
     let model = build(cfg, &varmap, seed, dev)?;
     let mut opt = Adam::new(named_vars(&varmap)?, lr)?;
-    let n = x_train.dim(0)?;
-    for epoch in 1..=epochs {
-        let perm = SeededRng::derived(seed, "shuffle", epoch as u64).permutation(n);
-        let mut noise = SeededRng::derived(seed, "noise", epoch as u64);
-        let mut total = 0.0;
-        for (batch, idx) in perm.chunks(batch_size).enumerate() {
-            let x = x_train.index_select(&Tensor::from_slice(idx, idx.len(), dev)?, 0)?;
-            let eps = noise.normal(&[idx.len(), cfg.latent_dim], dev)?;
-            let loss = negative_elbo(&x, &model.forward(&x, &eps)?)?;
-            let value = loss.total.to_scalar::<f32>()? as f64;
-            if !value.is_finite() {
-                return Err(TrainError::NonFinite { epoch, batch: batch + 1, value, last_good: epoch - 1 });
-            }
-            opt.step(&loss.total.backward()?)?;
-            total += value * idx.len() as f64;
-        }
-        on_epoch(epoch, total / n as f64);
-    }
+    let step = |_epoch: usize, idx: &[u32], noise: &mut SeededRng| -> Result<Tensor> {
+        let x = x_train.index_select(&Tensor::from_slice(idx, idx.len(), dev)?, 0)?;
+        let eps = noise.normal(&[idx.len(), cfg.latent_dim], dev)?;
+        Ok(negative_elbo(&x, &model.forward(&x, &eps)?)?.total)
+    };
+    fit_autograd(&mut opt, x_train.dim(0)?, epochs, batch_size, seed, step, on_epoch)?;
     Ok((model, varmap))
 }
 

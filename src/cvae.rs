@@ -7,7 +7,7 @@
 use crate::init;
 use crate::optim::Adam;
 use crate::prob::{self, SeededRng};
-use crate::train::{TrainError, named_vars};
+use crate::train::{TrainError, fit_autograd, named_vars};
 use crate::vae::{VaeOutput, negative_elbo};
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder, VarMap};
@@ -92,7 +92,7 @@ pub fn train(
     batch_size: usize,
     lr: f64,
     seed: u64,
-    mut on_epoch: impl FnMut(usize, f64),
+    on_epoch: impl FnMut(usize, f64),
 ) -> std::result::Result<(Cvae, VarMap), TrainError> {
     let dev = x.device();
     let varmap = VarMap::new();
@@ -100,25 +100,13 @@ pub fn train(
     init::pytorch_default_init(&varmap, seed)?;
     let mut opt = Adam::new(named_vars(&varmap)?, lr)?;
     let y_all = one_hot(labels, cfg.classes, dev)?;
-    let n = x.dim(0)?;
-    for epoch in 1..=epochs {
-        let perm = SeededRng::derived(seed, "shuffle", epoch as u64).permutation(n);
-        let mut noise = SeededRng::derived(seed, "noise", epoch as u64);
-        let mut total = 0.0;
-        for (batch, idx) in perm.chunks(batch_size).enumerate() {
-            let rows = Tensor::from_slice(idx, idx.len(), dev)?;
-            let (xb, yb) = (x.index_select(&rows, 0)?, y_all.index_select(&rows, 0)?);
-            let eps = noise.normal(&[idx.len(), cfg.latent_dim], dev)?;
-            let loss = negative_elbo(&xb, &model.forward(&xb, &yb, &eps)?)?;
-            let value = loss.total.to_scalar::<f32>()? as f64;
-            if !value.is_finite() {
-                return Err(TrainError::NonFinite { epoch, batch: batch + 1, value, last_good: epoch - 1 });
-            }
-            opt.step(&loss.total.backward()?)?;
-            total += value * idx.len() as f64;
-        }
-        on_epoch(epoch, total / n as f64);
-    }
+    let step = |_epoch: usize, idx: &[u32], noise: &mut SeededRng| -> Result<Tensor> {
+        let rows = Tensor::from_slice(idx, idx.len(), dev)?;
+        let (xb, yb) = (x.index_select(&rows, 0)?, y_all.index_select(&rows, 0)?);
+        let eps = noise.normal(&[idx.len(), cfg.latent_dim], dev)?;
+        Ok(negative_elbo(&xb, &model.forward(&xb, &yb, &eps)?)?.total)
+    };
+    fit_autograd(&mut opt, x.dim(0)?, epochs, batch_size, seed, step, on_epoch)?;
     Ok((model, varmap))
 }
 

@@ -12,7 +12,7 @@
 use crate::init;
 use crate::optim::Adam;
 use crate::prob::{self, SeededRng};
-use crate::train::{TrainError, build_model, named_vars};
+use crate::train::{TrainError, build_model, fit_autograd, named_vars};
 use crate::vae::{Vae, VaeConfig, bernoulli_log_likelihood_fast};
 use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::VarMap;
@@ -70,7 +70,7 @@ pub fn train(
     cfg: &IwaeConfig,
     train: &[u8],
     dev: &Device,
-    mut on_epoch: impl FnMut(usize, f64),
+    on_epoch: impl FnMut(usize, f64),
 ) -> std::result::Result<(Vae, VarMap), TrainError> {
     let d = cfg.model.input_dim;
     let n = train.len() / d;
@@ -78,33 +78,26 @@ pub fn train(
     let model = build_model(cfg.model, &varmap, dev)?;
     init::pytorch_default_init(&varmap, cfg.seed)?;
     let mut opt = Adam::new(named_vars(&varmap)?, cfg.lr)?;
-    for epoch in 1..=cfg.epochs {
-        let x_all = binarize(train, &mut SeededRng::derived(cfg.seed, "binarize", epoch as u64))?;
-        let perm = SeededRng::derived(cfg.seed, "shuffle", epoch as u64).permutation(n);
-        let mut noise = SeededRng::derived(cfg.seed, "noise", epoch as u64);
-        let mut total = 0.0;
-        for (batch, idx) in perm.chunks(cfg.batch_size).enumerate() {
-            let mut xb = Vec::with_capacity(idx.len() * d);
-            for &i in idx {
-                xb.extend_from_slice(&x_all[i as usize * d..(i as usize + 1) * d]);
-            }
-            let x = Tensor::from_vec(xb, (idx.len(), d), dev)?;
-            let eps = noise.normal(&[cfg.k, idx.len(), cfg.model.latent_dim], dev)?;
-            let loss = negative_iw_bound(&model, &x, &eps)?;
-            let value = loss.to_scalar::<f32>()? as f64;
-            if !value.is_finite() {
-                return Err(TrainError::NonFinite { epoch, batch: batch + 1, value, last_good: epoch - 1 });
-            }
-            opt.step(&loss.backward()?)?;
-            total += value * idx.len() as f64;
+    // The digits binarized for the current epoch: drawn anew when the epoch changes.
+    let mut binarized: (usize, Vec<f32>) = (0, Vec::new());
+    let step = |epoch: usize, idx: &[u32], noise: &mut SeededRng| -> Result<Tensor> {
+        if binarized.0 != epoch {
+            binarized = (epoch, binarize(train, &mut SeededRng::derived(cfg.seed, "binarize", epoch as u64))?);
         }
-        on_epoch(epoch, total / n as f64);
-    }
+        let mut xb = Vec::with_capacity(idx.len() * d);
+        for &i in idx {
+            xb.extend_from_slice(&binarized.1[i as usize * d..(i as usize + 1) * d]);
+        }
+        let x = Tensor::from_vec(xb, (idx.len(), d), dev)?;
+        let eps = noise.normal(&[cfg.k, idx.len(), cfg.model.latent_dim], dev)?;
+        negative_iw_bound(&model, &x, &eps)
+    };
+    fit_autograd(&mut opt, n, cfg.epochs, cfg.batch_size, cfg.seed, step, on_epoch)?;
     Ok((model, varmap))
 }
 
-/// The mean `k`-sample bound over the rows of `x` (nats per image, higher is better), with `k`
-/// drawn in blocks of at most `block` samples so that memory stays bounded for large `k`.
+/// The mean `k`-sample bound over the rows of `x` (nats per image, higher is better), computed a
+/// few images at a time so that memory stays bounded for large `k`.
 pub fn mean_bound(model: &Vae, x: &Tensor, k: usize, seed: u64) -> Result<f64> {
     let n = x.dim(0)?;
     let d = model.cfg.latent_dim;

@@ -404,3 +404,35 @@ pub fn config_differences(saved: &TrainConfig, asked: &TrainConfig) -> Vec<Strin
 fn to_json<T: Serialize>(value: &T, path: &Path) -> Result<String, CheckpointError> {
     serde_json::to_string(value).map_err(|e| CheckpointError::Format { path: path.into(), msg: e.to_string() })
 }
+
+/// The autograd training loop that the IWAE, the convolutional VAE and the conditional VAE share:
+/// every epoch a seeded shuffle of the `n` training rows (the same "shuffle" and "noise" streams
+/// as [`Trainer`]), `loss_of(epoch, rows, noise)` for each batch, a stop before a non-finite loss
+/// reaches the weights, and an Adam step. Calls `on_epoch(epoch, mean training loss)`.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_autograd(
+    opt: &mut Adam,
+    n: usize,
+    epochs: usize,
+    batch_size: usize,
+    seed: u64,
+    mut loss_of: impl FnMut(usize, &[u32], &mut SeededRng) -> candle_core::Result<Tensor>,
+    mut on_epoch: impl FnMut(usize, f64),
+) -> Result<(), TrainError> {
+    for epoch in 1..=epochs {
+        let perm = SeededRng::derived(seed, "shuffle", epoch as u64).permutation(n);
+        let mut noise = SeededRng::derived(seed, "noise", epoch as u64);
+        let mut total = 0.0;
+        for (batch, idx) in perm.chunks(batch_size).enumerate() {
+            let loss = loss_of(epoch, idx, &mut noise)?;
+            let value = loss.to_scalar::<f32>()? as f64;
+            if !value.is_finite() {
+                return Err(TrainError::NonFinite { epoch, batch: batch + 1, value, last_good: epoch - 1 });
+            }
+            opt.step(&loss.backward()?)?;
+            total += value * idx.len() as f64;
+        }
+        on_epoch(epoch, total / n as f64);
+    }
+    Ok(())
+}
