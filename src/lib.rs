@@ -27,6 +27,7 @@ pub mod optim;
 pub mod pca;
 pub mod plot;
 pub mod prob;
+pub mod quadrant;
 pub mod report;
 pub mod train;
 pub mod vae;

@@ -17,6 +17,7 @@ pub mod conv;
 pub mod latent_space;
 pub mod logistic;
 pub mod mixture;
+pub mod quadrants;
 
 /// The contents of `metrics.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -181,8 +182,9 @@ pub fn generated_dir(book_src: &Path) -> PathBuf {
 /// amortized-inference chapters, which train models), `vi` and `bayes` (seconds each), `latent`
 /// (the latent-space chapter: 15 trainings, about two minutes), `beta` (the beta-VAE sweep: 5
 /// trainings, under a minute), `iwae` (VAE and IWAEs with bounds up to k = 5000: about 7 minutes),
-/// `conv` (the convolutional VAE against the MLP, 2-D codes), `cvae` (the conditional VAE).
-pub const CHAPTERS: [&str; 8] = ["vae", "vi", "bayes", "latent", "beta", "iwae", "conv", "cvae"];
+/// `conv` (the convolutional VAE against the MLP, 2-D codes), `cvae` (the conditional VAE),
+/// `quadrants` (completing digits from 1-3 quadrants: baseline against CVAE).
+pub const CHAPTERS: [&str; 9] = ["vae", "vi", "bayes", "latent", "beta", "iwae", "conv", "cvae", "quadrants"];
 
 /// Writes every figure and number of the chapters named in `chapters` (all of them if empty) under
 /// `book_src` (`figures/*.png`, `generated/*`); the `vae` group trains the book's two models.
@@ -227,6 +229,10 @@ pub fn book_figures(
     if wanted("cvae") {
         log("  conditional VAE: class-conditional generation".into());
         written.extend(conditional::book(book_src, dev, &mut log)?);
+    }
+    if wanted("quadrants") {
+        log("  quadrant completion: baseline network against the CVAE, 1-3 quadrants shown".into());
+        written.extend(quadrants::book(book_src, dev, &mut log)?);
     }
     Ok(written)
 }

@@ -14,6 +14,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -416,10 +417,28 @@ pub fn fit_autograd(
     epochs: usize,
     batch_size: usize,
     seed: u64,
-    mut loss_of: impl FnMut(usize, &[u32], &mut SeededRng) -> candle_core::Result<Tensor>,
+    loss_of: impl FnMut(usize, &[u32], &mut SeededRng) -> candle_core::Result<Tensor>,
     mut on_epoch: impl FnMut(usize, f64),
 ) -> Result<(), TrainError> {
-    for epoch in 1..=epochs {
+    fit_autograd_until(opt, n, epochs, batch_size, seed, loss_of, |e, l| {
+        on_epoch(e, l);
+        Ok(ControlFlow::Continue(()))
+    })
+}
+
+/// [`fit_autograd`] whose `after_epoch(epoch, mean training loss)` may end training early (for
+/// early stopping on a validation set) by returning `ControlFlow::Break`.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_autograd_until(
+    opt: &mut Adam,
+    n: usize,
+    max_epochs: usize,
+    batch_size: usize,
+    seed: u64,
+    mut loss_of: impl FnMut(usize, &[u32], &mut SeededRng) -> candle_core::Result<Tensor>,
+    mut after_epoch: impl FnMut(usize, f64) -> candle_core::Result<ControlFlow<()>>,
+) -> Result<(), TrainError> {
+    for epoch in 1..=max_epochs {
         let perm = SeededRng::derived(seed, "shuffle", epoch as u64).permutation(n);
         let mut noise = SeededRng::derived(seed, "noise", epoch as u64);
         let mut total = 0.0;
@@ -432,7 +451,43 @@ pub fn fit_autograd(
             opt.step(&loss.backward()?)?;
             total += value * idx.len() as f64;
         }
-        on_epoch(epoch, total / n as f64);
+        if after_epoch(epoch, total / n as f64)?.is_break() {
+            break;
+        }
     }
     Ok(())
+}
+
+/// Keeps the weights of the epoch with the lowest validation loss and says when `patience` epochs
+/// in a row have not beaten it (the rule of Pyro's CVAE example).
+pub struct EarlyStopping {
+    vars: Vec<candle_core::Var>,
+    best_weights: Vec<Tensor>,
+    pub best_loss: f64,
+    pub best_epoch: usize,
+    patience: usize,
+}
+
+impl EarlyStopping {
+    pub fn new(varmap: &VarMap, patience: usize) -> Self {
+        Self { vars: varmap.all_vars(), best_weights: Vec::new(), best_loss: f64::INFINITY, best_epoch: 0, patience }
+    }
+
+    /// Records epoch `epoch`'s validation loss; `Break` once `patience` epochs have passed without a new best.
+    pub fn update(&mut self, epoch: usize, valid_loss: f64) -> candle_core::Result<ControlFlow<()>> {
+        if valid_loss < self.best_loss {
+            self.best_loss = valid_loss;
+            self.best_epoch = epoch;
+            self.best_weights = self.vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
+        }
+        Ok(if epoch - self.best_epoch >= self.patience { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
+    }
+
+    /// Puts the best epoch's weights back.
+    pub fn restore(&self) -> candle_core::Result<()> {
+        for (v, w) in self.vars.iter().zip(&self.best_weights) {
+            v.set(w)?;
+        }
+        Ok(())
+    }
 }

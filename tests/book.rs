@@ -289,3 +289,42 @@ fn cvae_table_matches_its_data() {
     assert!(r.cvae_test < r.vae_test, "the label saves the code nats");
     assert!(r.sample_accuracy > 0.95, "almost all samples carry their label: {}", r.sample_accuracy);
 }
+
+/// The quadrant-completion table is rendered from its committed results, which say what the chapter says.
+#[test]
+fn quadrants_table_matches_its_data() {
+    let dir = report::generated_dir(&book_src());
+    let r: report::quadrants::QuadrantsResults =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("quadrants.json")).unwrap()).unwrap();
+    assert_eq!(r.config, report::quadrants::QuadrantsConfig::book());
+    assert_eq!(std::fs::read_to_string(dir.join("quadrants.md")).unwrap(), report::quadrants::table(&r));
+    let lead: Vec<f64> = r.runs.iter().map(|q| q.scores.baseline - q.scores.cvae_importance).collect();
+    assert!(lead.iter().all(|&l| l > 0.0), "the CVAE wins in every setting: {lead:?}");
+    assert!(lead.windows(2).all(|w| w[1] < w[0]), "its lead shrinks as more is shown: {lead:?}");
+    for q in &r.runs {
+        let s = &q.scores;
+        assert!(s.cvae_importance < s.cvae_elbo, "importance sampling beats the bound: {s:?}");
+        assert!(s.cvae_prior_mc > s.cvae_importance, "the prior is the worse proposal: {s:?}");
+        assert!([s.baseline, s.cvae_elbo, s.cvae_importance, s.cvae_prior_mc].iter().all(|&v| v > s.floor));
+        assert!(q.baseline_fit.best_epoch > 0 && q.cvae_fit.best_epoch > 0);
+    }
+    let three = &r.runs[2].scores;
+    assert!(three.cvae_elbo > three.baseline && three.cvae_importance < three.baseline, "{three:?}");
+    let capped = r.runs.iter().filter(|q| q.cvae_fit.best_epoch == r.config.schedule.max_epochs).count();
+    assert!(capped >= 2, "most CVAE runs were still improving at the cap");
+}
+
+/// The quadrant experiments run end to end in their small configuration.
+#[test]
+fn quadrants_quick_run_is_sane() {
+    let cfg = report::quadrants::QuadrantsConfig::quick();
+    let dir = tempfile::tempdir().unwrap();
+    let (r, written) = report::quadrants::run(&cfg, &candle_core::Device::Cpu, dir.path(), &mut |_| {}).unwrap();
+    assert_eq!(written.len(), 3);
+    assert!(written.iter().all(|p| p.exists()));
+    assert_eq!((r.train_images, r.valid_images, r.test_images), (800, 200, 100));
+    // More shown, less to predict: every score falls with the number of quadrants.
+    for w in r.runs.windows(2) {
+        assert!(w[1].scores.baseline < w[0].scores.baseline && w[1].scores.floor < w[0].scores.floor);
+    }
+}

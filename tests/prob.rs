@@ -41,6 +41,29 @@ fn kl_is_zero_only_at_the_prior() {
 }
 
 #[test]
+fn kl_between_two_gaussians_matches_monte_carlo_and_the_standard_case() {
+    let dev = Device::Cpu;
+    let mu_q = Tensor::new(&[[0.5f32, -1.0, 0.0]], &dev).unwrap();
+    let lv_q = Tensor::new(&[[0.0f32, -1.0, 0.5]], &dev).unwrap();
+    let mu_p = Tensor::new(&[[-0.3f32, 0.4, 1.0]], &dev).unwrap();
+    let lv_p = Tensor::new(&[[0.7f32, -0.5, -0.2]], &dev).unwrap();
+    let analytic = scalar_vec(&prob::kl_gaussians(&mu_q, &lv_q, &mu_p, &lv_p).unwrap())[0];
+    let n = 200_000;
+    let (mq, lq) = (mu_q.broadcast_as((n, 3)).unwrap(), lv_q.broadcast_as((n, 3)).unwrap());
+    let (mp, lp) = (mu_p.broadcast_as((n, 3)).unwrap(), lv_p.broadcast_as((n, 3)).unwrap());
+    let z = prob::reparameterize(&mq, &lq, &SeededRng::new(3).normal(&[n, 3], &dev).unwrap()).unwrap();
+    let log_ratio =
+        (prob::gaussian_log_density(&z, &mq, &lq).unwrap() - prob::gaussian_log_density(&z, &mp, &lp)).unwrap();
+    let mc = log_ratio.mean_all().unwrap().to_scalar::<f32>().unwrap();
+    assert!((mc - analytic).abs() < 0.02, "analytic {analytic} vs Monte Carlo {mc}");
+    // Against N(0, I) it is the VAE's KL term.
+    let zeros = mu_q.zeros_like().unwrap();
+    let standard = scalar_vec(&prob::kl_gaussians(&mu_q, &lv_q, &zeros, &zeros).unwrap())[0];
+    let vae = scalar_vec(&prob::kl_standard_normal(&mu_q, &lv_q).unwrap())[0];
+    assert!((standard - vae).abs() < 1e-6, "{standard} vs {vae}");
+}
+
+#[test]
 fn gaussian_log_density_matches_scalar_formula() {
     let dev = Device::Cpu;
     let x = Tensor::new(&[[0.3f32, -1.2]], &dev).unwrap();
