@@ -9,7 +9,8 @@ use crate::prob::SeededRng;
 use candle_core::{Result, Tensor};
 use candle_nn::VarMap;
 
-/// Re-initialises every `NAME.weight` / `NAME.bias` pair of `varmap` from `seed`.
+/// Re-initialises every `NAME.weight` / `NAME.bias` pair of `varmap` from `seed`, then every
+/// recurrent layer (`NAME.weight_ih_l0`, ...).
 ///
 /// Variables are visited in name order so that the result does not depend on hash-map order.
 pub fn pytorch_default_init(varmap: &VarMap, seed: u64) -> Result<()> {
@@ -31,6 +32,21 @@ pub fn pytorch_default_init(varmap: &VarMap, seed: u64) -> Result<()> {
         if let Some(bias) = vars.get(&bias_name) {
             let values = rng.uniform_vec(bias.elem_count(), -bound, bound)?;
             bias.set(&Tensor::from_vec(values, bias.dims(), bias.device())?.to_dtype(bias.dtype())?)?;
+        }
+    }
+    // Recurrent layers (candle's GRU/LSTM use PyTorch's names): every weight and bias uniform in
+    // [-1/sqrt(hidden), 1/sqrt(hidden)], PyTorch's default for nn.GRU and nn.LSTM.
+    let mut recurrent: Vec<&String> = vars.keys().filter(|n| n.ends_with("weight_hh_l0")).collect();
+    recurrent.sort();
+    for name in recurrent {
+        let prefix = name.trim_end_matches("weight_hh_l0");
+        let hidden = vars[name].dims().get(1).copied().unwrap_or(1);
+        let bound = 1.0 / (hidden as f32).sqrt();
+        for part in ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"] {
+            if let Some(v) = vars.get(&format!("{prefix}{part}")) {
+                let values = rng.uniform_vec(v.elem_count(), -bound, bound)?;
+                v.set(&Tensor::from_vec(values, v.dims(), v.device())?.to_dtype(v.dtype())?)?;
+            }
         }
     }
     Ok(())

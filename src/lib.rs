@@ -32,6 +32,7 @@ pub mod report;
 pub mod train;
 pub mod vae;
 pub mod vi;
+pub mod vrnn;
 
 /// The book's chapters, compiled and run as doctests so that text and code cannot drift.
 #[cfg(doctest)]
@@ -62,6 +63,9 @@ pub mod book {
 
     #[doc = include_str!("../book/src/cvae.md")]
     pub struct Cvae;
+
+    #[doc = include_str!("../book/src/sequences.md")]
+    pub struct Sequences;
 
     #[doc = include_str!("../book/src/compute-cost.md")]
     pub struct ComputeCost;

@@ -1,4 +1,4 @@
-//! Figures drawn with plotters into PNG files: image grids, scatter plots with a legend, curves.
+//! Figures drawn with plotters into PNG files: image grids, piano rolls, scatter plots with a legend, curves.
 //!
 //! Text is rendered with the DejaVu Sans font embedded in the binary (the `dejavu` crate), so
 //! figures look the same on every machine and need no system font libraries.
@@ -116,6 +116,85 @@ impl ImageGrid<'_> {
                         }
                     }
                 }
+            }
+        }
+        root.present().map_err(|x| e(x.to_string()))
+    }
+}
+
+/// One piano roll: `steps x keys` values in [0, 1] (a note's probability, or 0/1), time to the
+/// right and pitch upwards; a red line before step `mark`, if given (where a continuation starts).
+pub struct Roll<'a> {
+    pub label: &'a str,
+    pub values: &'a [f32],
+    pub steps: usize,
+    pub mark: Option<usize>,
+}
+
+/// Piano rolls stacked one above the other, each `keys` tall, sharing one time scale.
+pub struct PianoRolls<'a> {
+    pub rolls: &'a [Roll<'a>],
+    pub keys: usize,
+    pub title: &'a str,
+    /// Screen pixels per beat and per key.
+    pub beat_px: usize,
+    pub key_px: usize,
+}
+
+impl PianoRolls<'_> {
+    pub fn save(&self, path: &Path) -> PlotResult {
+        let e = err(path);
+        for r in self.rolls {
+            if r.values.len() != r.steps * self.keys {
+                let msg = format!(
+                    "roll {:?}: {} values for {} beats of {} keys",
+                    r.label,
+                    r.values.len(),
+                    r.steps,
+                    self.keys
+                );
+                return Err(e(msg));
+            }
+        }
+        ensure_font();
+        create_dir_for(path)?;
+        let longest = self.rolls.iter().map(|r| r.steps).max().unwrap_or(1);
+        let (left, top, gap, label_h) = (10, 40, 12, 20);
+        let panel_h = self.keys * self.key_px;
+        // wide enough for the title too (about 11 pixels per character at this size)
+        let width = (left + longest * self.beat_px + 10).max(left + 11 * self.title.chars().count()) as u32;
+        let height = (top + self.rolls.len() * (label_h + panel_h + gap) + 5) as u32;
+        let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let title_style = ("sans-serif", 20).into_font().color(&BLACK);
+        root.draw_text(self.title, &title_style, (left as i32, 10)).map_err(|x| e(x.to_string()))?;
+        let label_style = ("sans-serif", 14).into_font().color(&BLACK);
+        let frame = RGBColor(200, 200, 200);
+        for (i, r) in self.rolls.iter().enumerate() {
+            let y_label = top + i * (label_h + panel_h + gap);
+            root.draw_text(r.label, &label_style, (left as i32, y_label as i32)).map_err(|x| e(x.to_string()))?;
+            let y0 = (y_label + label_h) as i32;
+            let x_end = (left + r.steps * self.beat_px) as i32;
+            let outline = Rectangle::new([(left as i32, y0), (x_end, y0 + panel_h as i32)], frame.stroke_width(1));
+            root.draw(&outline).map_err(|x| e(x.to_string()))?;
+            for t in 0..r.steps {
+                for k in 0..self.keys {
+                    let v = r.values[t * self.keys + k].clamp(0.0, 1.0);
+                    if v < 0.02 {
+                        continue;
+                    }
+                    let shade = (255.0 * (1.0 - v)).round() as u8;
+                    let x = (left + t * self.beat_px) as i32;
+                    let y = y0 + ((self.keys - 1 - k) * self.key_px) as i32; // high pitches on top
+                    let cell = [(x, y), (x + self.beat_px as i32, y + self.key_px as i32)];
+                    root.draw(&Rectangle::new(cell, RGBColor(shade, shade, shade).filled()))
+                        .map_err(|x| e(x.to_string()))?;
+                }
+            }
+            if let Some(m) = r.mark {
+                let x = (left + m * self.beat_px) as i32;
+                let line = PathElement::new(vec![(x, y0 - 3), (x, y0 + panel_h as i32 + 3)], RED.stroke_width(2));
+                root.draw(&line).map_err(|x| e(x.to_string()))?;
             }
         }
         root.present().map_err(|x| e(x.to_string()))

@@ -11,9 +11,8 @@
 //! [0, 1] scored by the Bernoulli cross-entropy, as in Pyro's example.
 
 use crate::init;
-use crate::optim::Adam;
 use crate::prob::{self, SeededRng};
-use crate::train::{EarlyStopping, TrainError, fit_autograd_until, named_vars};
+use crate::train::{Fit, Schedule, TrainError, fit_with_early_stopping};
 use candle_core::{D, DType, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
@@ -239,51 +238,6 @@ impl QuadrantCvae {
 }
 // ANCHOR_END: cvae
 
-/// How both networks are trained: Adam with mini-batches, at most `max_epochs` epochs, stopping
-/// once the validation loss has not improved for `patience` epochs and keeping the best epoch's
-/// weights (Pyro's rule; Pyro watches the test set, we hold out part of the training digits).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Schedule {
-    pub max_epochs: usize,
-    pub patience: usize,
-    pub batch_size: usize,
-    pub lr: f64,
-    pub seed: u64,
-}
-
-/// What one training run went through, losses per image per epoch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Fit {
-    pub train: Vec<f64>,
-    pub valid: Vec<f64>,
-    /// The epoch whose weights were kept.
-    pub best_epoch: usize,
-}
-
-/// Runs `fit_autograd_until` with early stopping on `valid_loss()`, reporting each epoch.
-fn fit_early_stopping(
-    varmap: &VarMap,
-    n: usize,
-    s: Schedule,
-    loss_of: impl FnMut(usize, &[u32], &mut SeededRng) -> Result<Tensor>,
-    valid_loss: impl Fn() -> Result<f64>,
-    mut on_epoch: impl FnMut(usize, f64, f64),
-) -> std::result::Result<Fit, TrainError> {
-    let mut opt = Adam::new(named_vars(varmap)?, s.lr)?;
-    let mut stop = EarlyStopping::new(varmap, s.patience);
-    let mut fit = Fit { train: Vec::new(), valid: Vec::new(), best_epoch: 0 };
-    fit_autograd_until(&mut opt, n, s.max_epochs, s.batch_size, s.seed, loss_of, |epoch, train| {
-        let valid = valid_loss()?;
-        on_epoch(epoch, train, valid);
-        fit.train.push(train);
-        fit.valid.push(valid);
-        stop.update(epoch, valid)
-    })?;
-    stop.restore()?;
-    fit.best_epoch = stop.best_epoch;
-    Ok(fit)
-}
-
 /// Trains the baseline on `task` by the masked cross-entropy, stopping early on `valid`.
 /// `on_epoch(epoch, training loss, validation loss)`.
 pub fn train_baseline(
@@ -303,7 +257,7 @@ pub fn train_baseline(
         masked_nll(&y, &model.forward(&input)?, &task.missing)?.mean_all()
     };
     let valid_loss = || mean(&masked_nll(&valid.images, &model.forward(&valid.input)?, &valid.missing)?);
-    let fit = fit_early_stopping(&varmap, task.images.dim(0)?, schedule, step, valid_loss, on_epoch)?;
+    let fit = fit_with_early_stopping(&varmap, task.images.dim(0)?, schedule, step, valid_loss, on_epoch)?;
     Ok((model, varmap, fit))
 }
 
@@ -341,7 +295,7 @@ pub fn train_cvae(
     let valid_eps =
         SeededRng::derived(schedule.seed, "quadrant-valid", 0).normal(&[valid.size()?, cfg.latent_dim], dev)?;
     let valid_loss = || mean(&model.negative_elbo(valid, &valid_guess, &valid_eps)?);
-    let fit = fit_early_stopping(&varmap, task.images.dim(0)?, schedule, step, valid_loss, on_epoch)?;
+    let fit = fit_with_early_stopping(&varmap, task.images.dim(0)?, schedule, step, valid_loss, on_epoch)?;
     Ok((model, varmap, fit))
 }
 

@@ -18,6 +18,7 @@ pub mod latent_space;
 pub mod logistic;
 pub mod mixture;
 pub mod quadrants;
+pub mod sequences;
 
 /// The contents of `metrics.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -183,8 +184,10 @@ pub fn generated_dir(book_src: &Path) -> PathBuf {
 /// (the latent-space chapter: 15 trainings, about two minutes), `beta` (the beta-VAE sweep: 5
 /// trainings, under a minute), `iwae` (VAE and IWAEs with bounds up to k = 5000: about 7 minutes),
 /// `conv` (the convolutional VAE against the MLP, 2-D codes), `cvae` (the conditional VAE),
-/// `quadrants` (completing digits from 1-3 quadrants: baseline against CVAE).
-pub const CHAPTERS: [&str; 9] = ["vae", "vi", "bayes", "latent", "beta", "iwae", "conv", "cvae", "quadrants"];
+/// `quadrants` (completing digits from 1-3 quadrants: baseline against CVAE), `sequences` (VRNN
+/// against a GRU on Bach chorales and on digits read row by row).
+pub const CHAPTERS: [&str; 10] =
+    ["vae", "vi", "bayes", "latent", "beta", "iwae", "conv", "cvae", "quadrants", "sequences"];
 
 /// Writes every figure and number of the chapters named in `chapters` (all of them if empty) under
 /// `book_src` (`figures/*.png`, `generated/*`); the `vae` group trains the book's two models.
@@ -233,6 +236,10 @@ pub fn book_figures(
     if wanted("quadrants") {
         log("  quadrant completion: baseline network against the CVAE, 1-3 quadrants shown".into());
         written.extend(quadrants::book(book_src, dev, &mut log)?);
+    }
+    if wanted("sequences") {
+        log("  sequences: VRNN against a GRU on Bach chorales and on MNIST rows".into());
+        written.extend(sequences::book(book_src, dev, &mut log)?);
     }
     Ok(written)
 }

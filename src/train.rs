@@ -491,3 +491,49 @@ impl EarlyStopping {
         Ok(())
     }
 }
+
+/// How a model is trained by [`fit_with_early_stopping`]: Adam with mini-batches, at most `max_epochs` epochs, stopping
+/// once the validation loss has not improved for `patience` epochs and keeping the best epoch's
+/// weights (the rule of Pyro's CVAE example).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub max_epochs: usize,
+    pub patience: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub seed: u64,
+}
+
+/// What one training run went through, losses per image per epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fit {
+    pub train: Vec<f64>,
+    pub valid: Vec<f64>,
+    /// The epoch whose weights were kept.
+    pub best_epoch: usize,
+}
+
+/// Runs [`fit_autograd_until`] over `n` rows with early stopping on `valid_loss()`, calling
+/// `on_epoch(epoch, training loss, validation loss)`; the best epoch's weights are back at the end.
+pub fn fit_with_early_stopping(
+    varmap: &VarMap,
+    n: usize,
+    s: Schedule,
+    loss_of: impl FnMut(usize, &[u32], &mut SeededRng) -> candle_core::Result<Tensor>,
+    valid_loss: impl Fn() -> candle_core::Result<f64>,
+    mut on_epoch: impl FnMut(usize, f64, f64),
+) -> Result<Fit, TrainError> {
+    let mut opt = Adam::new(named_vars(varmap)?, s.lr)?;
+    let mut stop = EarlyStopping::new(varmap, s.patience);
+    let mut fit = Fit { train: Vec::new(), valid: Vec::new(), best_epoch: 0 };
+    fit_autograd_until(&mut opt, n, s.max_epochs, s.batch_size, s.seed, loss_of, |epoch, train| {
+        let valid = valid_loss()?;
+        on_epoch(epoch, train, valid);
+        fit.train.push(train);
+        fit.valid.push(valid);
+        stop.update(epoch, valid)
+    })?;
+    stop.restore()?;
+    fit.best_epoch = stop.best_epoch;
+    Ok(fit)
+}

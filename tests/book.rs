@@ -297,6 +297,10 @@ fn quadrants_table_matches_its_data() {
     let r: report::quadrants::QuadrantsResults =
         serde_json::from_str(&std::fs::read_to_string(dir.join("quadrants.json")).unwrap()).unwrap();
     assert_eq!(r.config, report::quadrants::QuadrantsConfig::book());
+    // The sizes the chapter's prose names.
+    let c = &r.config;
+    assert_eq!((c.model.hidden, c.model.latent_dim, c.schedule.patience, c.schedule.max_epochs), (500, 200, 3, 30));
+    assert_eq!((c.valid_size, c.samples, r.train_images, r.test_images), (1000, 100, 8000, 1000));
     assert_eq!(std::fs::read_to_string(dir.join("quadrants.md")).unwrap(), report::quadrants::table(&r));
     let lead: Vec<f64> = r.runs.iter().map(|q| q.scores.baseline - q.scores.cvae_importance).collect();
     assert!(lead.iter().all(|&l| l > 0.0), "the CVAE wins in every setting: {lead:?}");
@@ -326,5 +330,47 @@ fn quadrants_quick_run_is_sane() {
     // More shown, less to predict: every score falls with the number of quadrants.
     for w in r.runs.windows(2) {
         assert!(w[1].scores.baseline < w[0].scores.baseline && w[1].scores.floor < w[0].scores.floor);
+    }
+}
+
+/// The sequence table is rendered from its committed results, which say what the chapter says.
+#[test]
+fn sequences_table_matches_its_data() {
+    let dir = report::generated_dir(&book_src());
+    let r: report::sequences::SequencesResults =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sequences.json")).unwrap()).unwrap();
+    assert_eq!(r.config, report::sequences::SequencesConfig::book());
+    // The sizes the chapter's prose names.
+    let m = r.config.chorale_model;
+    assert_eq!((m.input_dim, m.feature, m.hidden, m.latent_dim), (46, 64, 128, 16));
+    assert_eq!((r.config.prefix_beats, r.config.row_model.hidden), (16, 128));
+    assert_eq!(std::fs::read_to_string(dir.join("sequences.md")).unwrap(), report::sequences::table(&r));
+    assert_eq!((r.chorales.train_sequences, r.chorales.test_sequences), (208, 87));
+    for s in [&r.chorales, &r.rows] {
+        assert!(s.vrnn_elbo() < s.rnn_nll, "the VRNN's bound alone beats the GRU: {s:?}");
+        assert!(s.vrnn_importance < s.vrnn_elbo(), "importance sampling tightens the bound");
+        assert!(s.vrnn_kl > 0.05, "no posterior collapse: the codes carry information");
+    }
+    // A chorale's first beat is news; later ones are partly predicted by the past.
+    let kl = &r.chorales.kl_by_step;
+    assert!(kl[0] > kl[1..64].iter().cloned().fold(0.0, f64::max), "{:?}", &kl[..5]);
+    // A digit's top rows are blank in every image: nothing to encode until the strokes begin.
+    let kl = &r.rows.kl_by_step;
+    let peak = (0..kl.len()).max_by(|&a, &b| kl[a].total_cmp(&kl[b])).unwrap();
+    assert!(kl[0] < 0.05 && (3..10).contains(&peak), "{kl:?}");
+    assert!(r.chorales.vrnn_importance > report::sequences::PYRO_DMM, "the DMM's number is not beaten here");
+}
+
+/// The sequence experiments run end to end in their small configuration.
+#[test]
+fn sequences_quick_run_is_sane() {
+    let cfg = report::sequences::SequencesConfig::quick();
+    let dir = tempfile::tempdir().unwrap();
+    let (r, written) = report::sequences::run(&cfg, &candle_core::Device::Cpu, dir.path(), &mut |_| {}).unwrap();
+    assert_eq!(written.len(), 5);
+    assert!(written.iter().all(|p| p.exists()));
+    assert_eq!(r.rows.test_sequences, 100);
+    for s in [&r.chorales, &r.rows] {
+        assert!(s.rnn_nll.is_finite() && s.vrnn_importance.is_finite() && s.vrnn_kl >= 0.0, "{s:?}");
     }
 }

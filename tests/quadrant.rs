@@ -6,8 +6,8 @@ use vae_book::candle_core::{DType, Device, Tensor};
 use vae_book::candle_nn::{VarBuilder, VarMap};
 use vae_book::data::Mnist;
 use vae_book::prob::SeededRng;
-use vae_book::quadrant::{self, QuadrantConfig, Schedule, Task};
-use vae_book::train::EarlyStopping;
+use vae_book::quadrant::{self, QuadrantConfig, Task};
+use vae_book::train::{EarlyStopping, Schedule};
 
 #[test]
 fn masks_show_the_quadrants_pyro_shows() {

@@ -1,8 +1,11 @@
 //! Data sets: the IDX reader and MNIST (embedded subset or the full files from a folder), and two
-//! small tabular sets from scikit-learn for the theory chapters.
+//! small tabular sets from scikit-learn for the theory chapters, Bach chorales as piano rolls, and
+//! sentences from the State of the Union addresses.
 
+pub mod chorales;
 pub mod idx;
 pub mod mnist;
+pub mod sotu;
 pub mod tabular;
 
 pub use idx::{IdxError, IdxImages, IdxLabels};

@@ -1,0 +1,392 @@
+//! The variational recurrent neural network (VRNN; Chung et al. 2015): a VAE at every time step,
+//! whose prior, encoder and decoder all read a recurrent state `h` that carries the past.
+//!
+//! At step `t`, with `h = h_{t-1}`:
+//! - prior `p(z_t | h)`, a Gaussian from `h` alone (the model's guess before seeing `x_t`);
+//! - encoder `q(z_t | x_t, h)`, which also sees the current frame;
+//! - decoder `p(x_t | z_t, h)`, independent Bernoullis (one per piano key or pixel);
+//! - recurrence `h_t = GRU([phi_x(x_t), phi_z(z_t)], h)`.
+//!
+//! The ELBO is a sum over steps of reconstruction minus `KL(q(z_t | x_t, h) || p(z_t | h))`, so
+//! every step has its own KL, and `log p(x_{1:T})` can be estimated by importance sampling whole
+//! trajectories. [`RnnBaseline`] is the same recurrence without `z`: a deterministic model of
+//! `p(x_t | x_{<t})` whose likelihood is exact.
+
+use crate::init;
+use crate::prob::{self, SeededRng};
+use crate::train::{Fit, Schedule, TrainError, fit_with_early_stopping};
+use candle_core::{D, DType, Device, Module, Result, Tensor};
+use candle_nn::rnn::{GRU, GRUConfig, GRUState, RNN};
+use candle_nn::{Linear, VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
+
+/// Sequences of different lengths, padded to the longest: `x` is `(T, B, D)` time-major (so each
+/// step is one slice), `mask` `(T, B)` has 1 on real steps and 0 on padding.
+#[derive(Debug, Clone)]
+pub struct SeqBatch {
+    pub x: Tensor,
+    pub mask: Tensor,
+    pub lengths: Vec<usize>,
+}
+
+impl SeqBatch {
+    /// `seqs[i]` is a `len_i x dim` row-major 0/1 matrix.
+    pub fn new(seqs: &[&[f32]], dim: usize, dev: &Device) -> Result<Self> {
+        let mut lengths = Vec::with_capacity(seqs.len());
+        for (i, s) in seqs.iter().enumerate() {
+            if s.is_empty() || s.len() % dim != 0 {
+                candle_core::bail!("sequence {i} has {} values, not a positive multiple of {dim}", s.len());
+            }
+            lengths.push(s.len() / dim);
+        }
+        let (t_max, b) = (lengths.iter().copied().max().unwrap_or(0), seqs.len());
+        let mut x = vec![0f32; t_max * b * dim];
+        let mut mask = vec![0f32; t_max * b];
+        for (i, s) in seqs.iter().enumerate() {
+            for t in 0..lengths[i] {
+                x[(t * b + i) * dim..(t * b + i + 1) * dim].copy_from_slice(&s[t * dim..(t + 1) * dim]);
+                mask[t * b + i] = 1.0;
+            }
+        }
+        Ok(Self {
+            x: Tensor::from_vec(x, (t_max, b, dim), dev)?,
+            mask: Tensor::from_vec(mask, (t_max, b), dev)?,
+            lengths,
+        })
+    }
+
+    /// Real (unpadded) steps in the batch.
+    pub fn steps(&self) -> usize {
+        self.lengths.iter().sum()
+    }
+
+    /// The batch repeated `k` times along the batch axis (copy `j` of sequence `i` at `j * B + i`).
+    pub fn repeat(&self, k: usize) -> Result<Self> {
+        let x = Tensor::cat(&vec![&self.x; k], 1)?;
+        let mask = Tensor::cat(&vec![&self.mask; k], 1)?;
+        Ok(Self { x, mask, lengths: self.lengths.repeat(k) })
+    }
+}
+
+/// Groups sequences of similar length into batches of at most `batch_size` (less padding); the
+/// order of the batches is left to the caller's shuffle.
+pub fn length_buckets(lengths: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&i| (lengths[i], i));
+    order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct VrnnConfig {
+    /// Width of one frame (piano keys, or pixels of an image row).
+    pub input_dim: usize,
+    /// Width of the feature layers `phi_x`, `phi_z` and of the prior, encoder and decoder layers.
+    pub feature: usize,
+    /// GRU state.
+    pub hidden: usize,
+    pub latent_dim: usize,
+}
+
+fn lin(i: usize, o: usize, vb: &VarBuilder, name: &str) -> Result<Linear> {
+    candle_nn::linear(i, o, vb.pp(name))
+}
+
+/// A hidden ReLU layer followed by a layer for the Gaussian's mean and log-variance together.
+struct GaussianHead {
+    hidden: Linear,
+    out: Linear,
+}
+
+impl GaussianHead {
+    fn new(input: usize, cfg: VrnnConfig, vb: VarBuilder) -> Result<Self> {
+        Ok(Self {
+            hidden: lin(input, cfg.feature, &vb, "hidden")?,
+            out: lin(cfg.feature, 2 * cfg.latent_dim, &vb, "out")?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let both = self.out.forward(&self.hidden.forward(x)?.relu()?)?;
+        let d = both.dim(D::Minus1)? / 2;
+        Ok((both.narrow(D::Minus1, 0, d)?, both.narrow(D::Minus1, d, d)?))
+    }
+}
+
+// ANCHOR: vrnn
+pub struct Vrnn {
+    phi_x: Linear,
+    phi_z: Linear,
+    prior: GaussianHead,
+    encoder: GaussianHead,
+    decoder_hidden: Linear,
+    decoder_out: Linear,
+    rnn: GRU,
+    pub cfg: VrnnConfig,
+}
+
+/// What a pass over a batch gives, each `(T, B)`, zero on padding.
+pub struct StepTerms {
+    /// `-log p(x_t | z_t, h)` with `z_t` drawn from the encoder.
+    pub nll: Tensor,
+    /// `KL(q(z_t | x_t, h) || p(z_t | h))`, analytic.
+    pub kl: Tensor,
+    /// `log p(z_t | h) - log q(z_t | x_t, h)` at the drawn `z_t` (only when asked for).
+    pub log_ratio: Option<Tensor>,
+    /// The decoder's logits, `(T, B, D)`: a reconstruction of every frame.
+    pub logits: Tensor,
+}
+
+impl Vrnn {
+    pub fn new(cfg: VrnnConfig, vb: VarBuilder) -> Result<Self> {
+        let (f, h) = (cfg.feature, cfg.hidden);
+        Ok(Self {
+            phi_x: lin(cfg.input_dim, f, &vb, "phi_x")?,
+            phi_z: lin(cfg.latent_dim, f, &vb, "phi_z")?,
+            prior: GaussianHead::new(h, cfg, vb.pp("prior"))?,
+            encoder: GaussianHead::new(f + h, cfg, vb.pp("encoder"))?,
+            decoder_hidden: lin(f + h, f, &vb, "decoder_hidden")?,
+            decoder_out: lin(f, cfg.input_dim, &vb, "decoder_out")?,
+            rnn: candle_nn::rnn::gru(2 * f, h, GRUConfig::default(), vb.pp("gru"))?,
+            cfg,
+        })
+    }
+
+    /// One pass over `batch` with encoder noise `eps` (`(T, B, latent)`).
+    pub fn run(&self, batch: &SeqBatch, eps: &Tensor, with_log_ratio: bool) -> Result<StepTerms> {
+        let (t_max, b, d) = batch.x.dims3()?;
+        // The frame features do not depend on the recurrence: one matmul for all steps.
+        let phi_x =
+            self.phi_x.forward(&batch.x.reshape((t_max * b, d))?)?.relu()?.reshape((t_max, b, self.cfg.feature))?;
+        let mut state = self.rnn.zero_state(b)?;
+        let (mut dec_h, mut q_mu, mut q_lv, mut p_mu, mut p_lv, mut zs) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for t in 0..t_max {
+            let (fx, h) = (phi_x.get(t)?, state.h().clone());
+            let (mu_p, lv_p) = self.prior.forward(&h)?;
+            let (mu_q, lv_q) = self.encoder.forward(&Tensor::cat(&[&fx, &h], 1)?)?;
+            let z = prob::reparameterize(&mu_q, &lv_q, &eps.get(t)?)?;
+            let fz = self.phi_z.forward(&z)?.relu()?;
+            dec_h.push(self.decoder_hidden.forward(&Tensor::cat(&[&fz, &h], 1)?)?.relu()?);
+            state = self.rnn.step(&Tensor::cat(&[&fx, &fz], 1)?, &state)?;
+            q_mu.push(mu_q);
+            q_lv.push(lv_q);
+            p_mu.push(mu_p);
+            p_lv.push(lv_p);
+            zs.push(z);
+        }
+        // Everything that does not feed the recurrence is computed once, for all steps.
+        let stack = |v: &[Tensor]| Tensor::stack(v, 0);
+        let logits = self.decoder_out.forward(&stack(&dec_h)?)?;
+        let nll = (prob::bernoulli_log_likelihood_logits(&batch.x, &logits)?.neg()? * &batch.mask)?;
+        let (q_mu, q_lv, p_mu, p_lv) = (stack(&q_mu)?, stack(&q_lv)?, stack(&p_mu)?, stack(&p_lv)?);
+        let kl = (prob::kl_gaussians(&q_mu, &q_lv, &p_mu, &p_lv)? * &batch.mask)?;
+        let log_ratio = if with_log_ratio {
+            let z = stack(&zs)?;
+            let r = (prob::gaussian_log_density(&z, &p_mu, &p_lv)? - prob::gaussian_log_density(&z, &q_mu, &q_lv)?)?;
+            Some((r * &batch.mask)?)
+        } else {
+            None
+        };
+        Ok(StepTerms { nll, kl, log_ratio, logits })
+    }
+
+    /// Frames generated after (optionally) reading `prefix` (`(T0, B, D)`, encoded with the
+    /// encoder's means): `steps` new frames drawn from the prior and the decoder, `(steps, B, D)`
+    /// 0/1 values, and their probabilities.
+    pub fn sample(
+        &self,
+        batch: usize,
+        prefix: Option<&Tensor>,
+        steps: usize,
+        rng: &mut SeededRng,
+    ) -> Result<(Tensor, Tensor)> {
+        let dev = self.phi_x.weight().device();
+        let mut state = self.rnn.zero_state(batch)?;
+        if let Some(p) = prefix {
+            for t in 0..p.dim(0)? {
+                let fx = self.phi_x.forward(&p.get(t)?)?.relu()?;
+                let (mu_q, _) = self.encoder.forward(&Tensor::cat(&[&fx, state.h()], 1)?)?;
+                let fz = self.phi_z.forward(&mu_q)?.relu()?;
+                state = self.rnn.step(&Tensor::cat(&[&fx, &fz], 1)?, &state)?;
+            }
+        }
+        let (mut frames, mut probs) = (Vec::new(), Vec::new());
+        for _ in 0..steps {
+            let h = state.h().clone();
+            let (mu_p, lv_p) = self.prior.forward(&h)?;
+            let z = prob::reparameterize(&mu_p, &lv_p, &rng.normal(mu_p.dims(), dev)?)?;
+            let fz = self.phi_z.forward(&z)?.relu()?;
+            let p = candle_nn::ops::sigmoid(
+                &self.decoder_out.forward(&self.decoder_hidden.forward(&Tensor::cat(&[&fz, &h], 1)?)?.relu()?)?,
+            )?;
+            let u = Tensor::from_vec(rng.uniform_vec(p.elem_count(), 0.0, 1.0)?, p.dims(), dev)?;
+            let x = u.lt(&p)?.to_dtype(DType::F32)?;
+            let fx = self.phi_x.forward(&x)?.relu()?;
+            state = self.rnn.step(&Tensor::cat(&[&fx, &fz], 1)?, &state)?;
+            frames.push(x);
+            probs.push(p);
+        }
+        Ok((Tensor::stack(&frames, 0)?, Tensor::stack(&probs, 0)?))
+    }
+}
+// ANCHOR_END: vrnn
+
+// ANCHOR: baseline
+/// The deterministic recurrent baseline: `p(x_t | x_{<t})` from a GRU that has read `x_{<t}`.
+pub struct RnnBaseline {
+    phi_x: Linear,
+    out_hidden: Linear,
+    out: Linear,
+    rnn: GRU,
+    pub cfg: VrnnConfig,
+}
+
+impl RnnBaseline {
+    pub fn new(cfg: VrnnConfig, vb: VarBuilder) -> Result<Self> {
+        let (f, h) = (cfg.feature, cfg.hidden);
+        Ok(Self {
+            phi_x: lin(cfg.input_dim, f, &vb, "phi_x")?,
+            out_hidden: lin(h, f, &vb, "out_hidden")?,
+            out: lin(f, cfg.input_dim, &vb, "out")?,
+            rnn: candle_nn::rnn::gru(f, h, GRUConfig::default(), vb.pp("gru"))?,
+            cfg,
+        })
+    }
+
+    /// `-log p(x_t | x_{<t})` for every step, `(T, B)`, zero on padding.
+    pub fn nll(&self, batch: &SeqBatch) -> Result<Tensor> {
+        let (t_max, b, d) = batch.x.dims3()?;
+        let phi_x =
+            self.phi_x.forward(&batch.x.reshape((t_max * b, d))?)?.relu()?.reshape((t_max, b, self.cfg.feature))?;
+        let mut state: GRUState = self.rnn.zero_state(b)?;
+        let mut before = Vec::with_capacity(t_max);
+        for t in 0..t_max {
+            before.push(state.h().clone()); // the state that predicts step t has read steps < t
+            state = self.rnn.step(&phi_x.get(t)?, &state)?;
+        }
+        let logits = self.out.forward(&self.out_hidden.forward(&Tensor::stack(&before, 0)?)?.relu()?)?;
+        prob::bernoulli_log_likelihood_logits(&batch.x, &logits)?.neg()? * &batch.mask
+    }
+}
+// ANCHOR_END: baseline
+
+/// Sequences of one split as padded batches of similar length.
+pub struct SeqData {
+    pub batches: Vec<SeqBatch>,
+}
+
+impl SeqData {
+    pub fn new(seqs: &[Vec<f32>], dim: usize, batch_size: usize, dev: &Device) -> Result<Self> {
+        let lengths: Vec<usize> = seqs.iter().map(|s| s.len() / dim.max(1)).collect();
+        let batches = length_buckets(&lengths, batch_size)
+            .iter()
+            .map(|idx| SeqBatch::new(&idx.iter().map(|&i| seqs[i].as_slice()).collect::<Vec<_>>(), dim, dev))
+            .collect::<Result<_>>()?;
+        Ok(Self { batches })
+    }
+
+    pub fn steps(&self) -> usize {
+        self.batches.iter().map(SeqBatch::steps).sum()
+    }
+}
+
+fn total(t: &Tensor) -> Result<f64> {
+    t.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()
+}
+
+/// The VRNN's negative ELBO per time step on `data`, one fixed draw per step from `seed`, split
+/// into `(reconstruction, KL)`.
+pub fn vrnn_elbo(model: &Vrnn, data: &SeqData, seed: u64) -> Result<(f64, f64)> {
+    let mut rng = SeededRng::derived(seed, "vrnn-eval", 0);
+    let (mut nll, mut kl) = (0.0, 0.0);
+    for b in &data.batches {
+        let (t, n, _) = b.x.dims3()?;
+        let terms = model.run(b, &rng.normal(&[t, n, model.cfg.latent_dim], b.x.device())?, false)?;
+        nll += total(&terms.nll)?;
+        kl += total(&terms.kl)?;
+    }
+    let steps = data.steps() as f64;
+    Ok((nll / steps, kl / steps))
+}
+
+/// `-log p(x_{1:T})` per time step by importance sampling `k` whole trajectories from the encoder
+/// per sequence (the IWAE estimator over sequences), in chunks of `chunk` copies.
+pub fn vrnn_importance_nll(model: &Vrnn, data: &SeqData, k: usize, chunk: usize, seed: u64) -> Result<f64> {
+    let mut rng = SeededRng::derived(seed, "vrnn-importance", 0);
+    let mut sum = 0.0;
+    for b in &data.batches {
+        let (t, n, _) = b.x.dims3()?;
+        let mut weights: Vec<Vec<f64>> = vec![Vec::with_capacity(k); n];
+        let mut done = 0;
+        while done < k {
+            let c = chunk.max(1).min(k - done);
+            let rep = b.repeat(c)?;
+            let terms = model.run(&rep, &rng.normal(&[t, n * c, model.cfg.latent_dim], b.x.device())?, true)?;
+            let ratio = terms.log_ratio.ok_or_else(|| candle_core::Error::Msg("no log ratio".into()))?;
+            let log_w = (ratio - terms.nll)?.sum(0)?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+            for (j, w) in log_w.iter().enumerate() {
+                weights[j % n].push(*w);
+            }
+            done += c;
+        }
+        sum -= weights.iter().map(|w| crate::bayes::log_mean_exp(w)).sum::<f64>();
+    }
+    Ok(sum / data.steps() as f64)
+}
+
+/// The baseline's exact negative log-likelihood per time step on `data`.
+pub fn baseline_nll(model: &RnnBaseline, data: &SeqData) -> Result<f64> {
+    let mut sum = 0.0;
+    for b in &data.batches {
+        sum += total(&model.nll(b)?)?;
+    }
+    Ok(sum / data.steps() as f64)
+}
+
+/// Trains a VRNN on `train` (one Adam step per length bucket, loss = negative ELBO per step),
+/// stopping early on the validation negative ELBO. `on_epoch(epoch, train, valid)` per time step.
+pub fn train_vrnn(
+    cfg: VrnnConfig,
+    train: &SeqData,
+    valid: &SeqData,
+    schedule: Schedule,
+    on_epoch: impl FnMut(usize, f64, f64),
+) -> std::result::Result<(Vrnn, VarMap, Fit), TrainError> {
+    let dev = train.batches.first().map(|b| b.x.device().clone()).unwrap_or(Device::Cpu);
+    let varmap = VarMap::new();
+    let model = Vrnn::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
+    init::pytorch_default_init(&varmap, schedule.seed)?;
+    let step = |_epoch: usize, idx: &[u32], noise: &mut SeededRng| -> Result<Tensor> {
+        let b = &train.batches[idx[0] as usize];
+        let (t, n, _) = b.x.dims3()?;
+        let terms = model.run(b, &noise.normal(&[t, n, cfg.latent_dim], &dev)?, false)?;
+        (terms.nll + terms.kl)?.sum_all()? / b.steps() as f64
+    };
+    let valid_loss = || vrnn_elbo(&model, valid, schedule.seed).map(|(r, k)| r + k);
+    // Each "row" of the shared loop is one length bucket, so its batch size is 1.
+    let s = Schedule { batch_size: 1, ..schedule };
+    let fit = fit_with_early_stopping(&varmap, train.batches.len(), s, step, valid_loss, on_epoch)?;
+    Ok((model, varmap, fit))
+}
+
+/// Trains the deterministic baseline like [`train_vrnn`].
+pub fn train_baseline(
+    cfg: VrnnConfig,
+    train: &SeqData,
+    valid: &SeqData,
+    schedule: Schedule,
+    on_epoch: impl FnMut(usize, f64, f64),
+) -> std::result::Result<(RnnBaseline, VarMap, Fit), TrainError> {
+    let dev = train.batches.first().map(|b| b.x.device().clone()).unwrap_or(Device::Cpu);
+    let varmap = VarMap::new();
+    let model = RnnBaseline::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
+    init::pytorch_default_init(&varmap, schedule.seed)?;
+    let step = |_epoch: usize, idx: &[u32], _noise: &mut SeededRng| -> Result<Tensor> {
+        let b = &train.batches[idx[0] as usize];
+        model.nll(b)?.sum_all()? / b.steps() as f64
+    };
+    let valid_loss = || baseline_nll(&model, valid);
+    let s = Schedule { batch_size: 1, ..schedule };
+    let fit = fit_with_early_stopping(&varmap, train.batches.len(), s, step, valid_loss, on_epoch)?;
+    Ok((model, varmap, fit))
+}
