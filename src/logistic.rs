@@ -298,9 +298,8 @@ pub fn fit_vi(model: &LogisticModel, steps: usize, samples: usize, lr: f64, seed
         let eps = rng.normal(&[samples, d], &dev)?;
         let w = eps.broadcast_mul(&log_sd.exp()?)?.broadcast_add(&mean)?; // (samples, d)
         let logits = w.matmul(&xt)?; // (samples, n)
-        // log p(y | w) = y * logit - softplus(logit), softplus(t) = relu(t) + log(1 + exp(-|t|))
-        let softplus = (logits.relu()? + logits.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?)?;
-        let log_lik = (logits.broadcast_mul(&y)? - softplus)?.sum_all()?;
+        // log p(y | w) = y * logit - softplus(logit)
+        let log_lik = (logits.broadcast_mul(&y)? - crate::prob::softplus(&logits)?)?.sum_all()?;
         let log_prior = (w.sqr()?.sum_all()? * (-0.5 / model.prior_var))?;
         let entropy = log_sd.sum_all()?; // H(q) = sum_j log sd_j + const
         let elbo_mc = (((log_lik + log_prior)? / samples as f64)? + entropy)?;

@@ -31,11 +31,16 @@ pub fn standard_normal_log_density(z: &Tensor) -> Result<Tensor> {
 }
 
 // ANCHOR: bernoulli
+/// `softplus(l) = log(1 + e^l)`, elementwise, written as `max(l, 0) + log(1 + e^-|l|)` so that
+/// large `|l|` neither overflows nor loses precision.
+pub fn softplus(logits: &Tensor) -> Result<Tensor> {
+    logits.relu()? + logits.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?
+}
+
 /// Stable Bernoulli log-likelihood of targets `x` in [0, 1] under `logits`, summed per row.
 pub fn bernoulli_log_likelihood_logits(x: &Tensor, logits: &Tensor) -> Result<Tensor> {
-    // max(l, 0) - x l + log(1 + exp(-|l|)) is softplus(l) - x l without overflow.
-    let softplus = (logits.relu()? + logits.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?)?;
-    let nll = (softplus - (x * logits)?)?;
+    // -log p(x | l) = softplus(l) - x l
+    let nll = (softplus(logits)? - (x * logits)?)?;
     nll.sum(D::Minus1)?.neg()
 }
 

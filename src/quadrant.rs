@@ -100,9 +100,8 @@ impl Task {
 
 /// The cross-entropy of the missing pixels only, per image: `(n,)`.
 pub fn masked_nll(y: &Tensor, logits: &Tensor, missing: &Tensor) -> Result<Tensor> {
-    // softplus(l) - y l, written so that large |l| neither overflows nor loses precision
-    let softplus = (logits.relu()? + logits.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?)?;
-    (softplus - (y * logits)?)?.broadcast_mul(missing)?.sum(D::Minus1)
+    // -log p(y | l) = softplus(l) - y l per pixel, then only the missing pixels are summed
+    (prob::softplus(logits)? - (y * logits)?)?.broadcast_mul(missing)?.sum(D::Minus1)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
