@@ -380,3 +380,80 @@ impl CustomOp2 for BernoulliNll {
 pub fn bernoulli_nll(x: &Tensor, logits: &Tensor) -> Result<Tensor> {
     logits.contiguous()?.apply_op2(&x.contiguous()?, BernoulliNll { grad: Arc::new(Mutex::new(None)) })
 }
+
+/// For each row of `l` (`cols` wide) with target class `target[row]`: `nll[row] = logsumexp(l) -
+/// l[target]`, and its gradient `softmax(l) - onehot(target)` in `grad`, from the same `exp`s.
+fn softmax_nll_serial(l: &[f32], target: &[u32], cols: usize, nll: &mut [f32], grad: &mut [f32]) {
+    for (((lr, gr), &t), out) in l.chunks_exact(cols).zip(grad.chunks_exact_mut(cols)).zip(target).zip(nll.iter_mut()) {
+        let max = lr.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        for (g, &v) in gr.iter_mut().zip(lr) {
+            *g = exp_nonpositive(v - max);
+        }
+        let sum: f32 = gr.iter().sum();
+        let inv = 1.0 / sum;
+        for g in gr.iter_mut() {
+            *g *= inv;
+        }
+        let t = (t as usize).min(cols - 1);
+        gr[t] -= 1.0;
+        *out = max + sum.ln() - lr[t];
+    }
+}
+
+/// Per-row softmax cross-entropy; keeps `softmax(l) - onehot` for the backward pass.
+struct SoftmaxNll {
+    grad: Arc<Mutex<Option<Tensor>>>,
+}
+
+impl CustomOp2 for SoftmaxNll {
+    fn name(&self) -> &'static str {
+        "fused-softmax-nll"
+    }
+
+    fn cpu_fwd(&self, ls: &CpuStorage, ll: &Layout, ts: &CpuStorage, tl: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (rows, cols) = ll.shape().dims2()?;
+        if tl.dims() != [rows] {
+            bail!("fused-softmax-nll: logits {:?} need one target per row, got {:?}", ll.dims(), tl.dims())
+        }
+        let l = f32_slice(ls, ll, "logits")?;
+        let target = match tl.contiguous_offsets() {
+            Some((a, b)) => &ts.as_slice::<u32>()?[a..b],
+            None => bail!("fused-softmax-nll: targets must be contiguous"),
+        };
+        if let Some(&bad) = target.iter().find(|&&t| t as usize >= cols) {
+            bail!("fused-softmax-nll: target class {bad} is outside the {cols} classes")
+        }
+        let mut nll = vec![0.0f32; rows];
+        let mut grad = vec![0.0f32; rows * cols];
+        // Rows are independent: chunks of 64 rows on rayon's threads.
+        const CHUNK: usize = 64;
+        use rayon::prelude::*;
+        grad.par_chunks_mut(CHUNK * cols).zip(nll.par_chunks_mut(CHUNK)).enumerate().for_each(|(c, (g, n))| {
+            let r0 = c * CHUNK;
+            let rows_here = n.len();
+            softmax_nll_serial(&l[r0 * cols..(r0 + rows_here) * cols], &target[r0..r0 + rows_here], cols, n, g);
+        });
+        let grad = Tensor::from_vec(grad, (rows, cols), &candle_core::Device::Cpu)?;
+        *self.grad.lock().map_err(|_| candle_core::Error::Msg("loss gradient lock poisoned".into()))? = Some(grad);
+        Ok((CpuStorage::F32(nll), Shape::from(rows)))
+    }
+
+    fn bwd(
+        &self,
+        _l: &Tensor,
+        _t: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let saved = self.grad.lock().map_err(|_| candle_core::Error::Msg("loss gradient lock poisoned".into()))?;
+        let Some(grad) = saved.as_ref() else { bail!("fused-softmax-nll: backward before forward") };
+        Ok((Some(grad.broadcast_mul(&grad_res.unsqueeze(1)?)?), None))
+    }
+}
+
+/// Per-row `-log softmax(logits)[target]`, shape `(rows,)`, for `(rows, classes)` logits and
+/// `(rows,)` u32 targets; no gradient flows to the targets. The plain equivalent is
+/// `logits.log_sum_exp(1) - logits.gather(targets, 1)`, which takes about three times as long.
+pub fn softmax_nll(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    logits.contiguous()?.apply_op2(&targets.contiguous()?, SoftmaxNll { grad: Arc::new(Mutex::new(None)) })
+}

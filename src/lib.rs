@@ -29,6 +29,8 @@ pub mod plot;
 pub mod prob;
 pub mod quadrant;
 pub mod report;
+pub mod text_probe;
+pub mod text_vae;
 pub mod train;
 pub mod vae;
 pub mod vi;
@@ -66,6 +68,9 @@ pub mod book {
 
     #[doc = include_str!("../book/src/sequences.md")]
     pub struct Sequences;
+
+    #[doc = include_str!("../book/src/text-vae.md")]
+    pub struct TextVae;
 
     #[doc = include_str!("../book/src/compute-cost.md")]
     pub struct ComputeCost;

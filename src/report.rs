@@ -19,6 +19,7 @@ pub mod logistic;
 pub mod mixture;
 pub mod quadrants;
 pub mod sequences;
+pub mod text;
 
 /// The contents of `metrics.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -185,9 +186,10 @@ pub fn generated_dir(book_src: &Path) -> PathBuf {
 /// trainings, under a minute), `iwae` (VAE and IWAEs with bounds up to k = 5000: about 7 minutes),
 /// `conv` (the convolutional VAE against the MLP, 2-D codes), `cvae` (the conditional VAE),
 /// `quadrants` (completing digits from 1-3 quadrants: baseline against CVAE), `sequences` (VRNN
-/// against a GRU on Bach chorales and on digits read row by row).
-pub const CHAPTERS: [&str; 10] =
-    ["vae", "vi", "bayes", "latent", "beta", "iwae", "conv", "cvae", "quadrants", "sequences"];
+/// against a GRU on Bach chorales and on digits read row by row), `text` (sentence VAEs against a
+/// GRU language model on State of the Union sentences).
+pub const CHAPTERS: [&str; 11] =
+    ["vae", "vi", "bayes", "latent", "beta", "iwae", "conv", "cvae", "quadrants", "sequences", "text"];
 
 /// Writes every figure and number of the chapters named in `chapters` (all of them if empty) under
 /// `book_src` (`figures/*.png`, `generated/*`); the `vae` group trains the book's two models.
@@ -240,6 +242,10 @@ pub fn book_figures(
     if wanted("sequences") {
         log("  sequences: VRNN against a GRU on Bach chorales and on MNIST rows".into());
         written.extend(sequences::book(book_src, dev, &mut log)?);
+    }
+    if wanted("text") {
+        log("  text: GRU language model and sentence VAEs on State of the Union sentences".into());
+        written.extend(text::book(book_src, dev, &mut log)?);
     }
     Ok(written)
 }

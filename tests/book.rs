@@ -374,3 +374,87 @@ fn sequences_quick_run_is_sane() {
         assert!(s.rnn_nll.is_finite() && s.vrnn_importance.is_finite() && s.vrnn_kl >= 0.0, "{s:?}");
     }
 }
+
+/// The text chapter's tables are what its data says, and the prose's claims hold.
+#[test]
+fn text_tables_match_their_data() {
+    let dir = report::generated_dir(&book_src());
+    let r: report::text::TextResults =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("text.json")).unwrap()).unwrap();
+    assert_eq!(r.config, report::text::TextConfig::book());
+    // The sizes the chapter's prose names.
+    let m = r.config.model;
+    assert_eq!((m.embedding, m.hidden, m.latent_dim), (64, 128, 16));
+    assert_eq!((r.config.max_words, r.config.min_count, r.config.importance_samples), (20, 10, 20));
+    assert_eq!(r.config.trace_every, 20);
+    assert_eq!(std::fs::read_to_string(dir.join("text.md")).unwrap(), report::text::table(&r));
+    assert_eq!(std::fs::read_to_string(dir.join("text-probes.md")).unwrap(), report::text::probe_table(&r));
+    assert_eq!(std::fs::read_to_string(dir.join("text-samples.md")).unwrap(), report::text::samples_text(&r));
+    assert_eq!(r.vaes.len(), 3);
+    for v in &r.vaes {
+        assert!(v.importance_nll <= v.test.nll() + 1e-9, "importance sampling tightens the bound: {}", v.name);
+        assert!(v.importance_nll > r.lm.nll(), "the language model keeps the best likelihood: {}", v.name);
+    }
+    let (plain, annealed, both) = (&r.vaes[0], &r.vaes[1], &r.vaes[2]);
+    // Posterior collapse: the plain VAE's code carries almost nothing, and every sentence decodes alike.
+    assert!(plain.test.kl < 0.1 && plain.distinct_reconstructions <= 3, "{plain:?}");
+    // Each remedy keeps more of the code, word dropout most, and each costs likelihood.
+    for v in [annealed, both] {
+        assert!(v.test.kl > 4.0 * plain.test.kl && v.active_units > plain.active_units, "{}", v.name);
+        assert!(v.distinct_reconstructions > 2 * plain.distinct_reconstructions, "{}", v.name);
+    }
+    assert!(both.test.kl > 1.0 && both.test.kl > 2.0 * annealed.test.kl);
+    assert!(both.distinct_reconstructions > 2 * annealed.distinct_reconstructions);
+    assert!(plain.importance_nll < annealed.importance_nll && annealed.importance_nll < both.importance_nll);
+    // The KL collapses early in the plain run: a few hundred steps, while the model is still learning.
+    let early = plain.trace.step.iter().position(|&s| s >= 300).unwrap();
+    assert!(plain.trace.kl[early] < 0.1 && plain.trace.kl[0] > plain.trace.kl[early]);
+    // With annealing the first codes carry tens of nats, and most of it is gone while the weight is still small.
+    for v in [annealed, both] {
+        let at_200 = v.trace.step.iter().position(|&s| s >= 200).unwrap();
+        assert!(v.trace.kl[0] > 10.0 && v.trace.kl[at_200] < 0.2 * v.trace.kl[0], "{}", v.name);
+        assert!(v.trace.weight[at_200] < 0.4 && *v.trace.kl.last().unwrap() < 0.1 * v.trace.kl[0], "{}", v.name);
+    }
+    // With word dropout it settles at about a nat and holds at full weight.
+    let full = both.trace.weight.iter().position(|&w| w >= 1.0).unwrap();
+    assert!(both.trace.kl[full..].iter().all(|&k| (0.5..2.0).contains(&k)), "{:?}", &both.trace.kl[full..]);
+    // What the codes know: more than the majority class, less than the words themselves.
+    let (majority, bow) = (&r.probes[0], &r.probes[1]);
+    for p in &r.probes[2..] {
+        assert!(p.party > majority.party && p.decade > majority.decade, "{p:?}");
+        assert!(p.party < bow.party && p.decade < bow.decade, "{p:?}");
+    }
+    // The homotopy moves, in a few jumps; neither end sentence is reconstructed.
+    let inner = &r.homotopy[1..r.homotopy.len() - 1];
+    let distinct = inner.iter().collect::<std::collections::HashSet<_>>().len();
+    assert!((2..inner.len()).contains(&distinct), "{inner:?}");
+    assert!(inner[0] != r.homotopy[0] && inner[inner.len() - 1] != r.homotopy[r.homotopy.len() - 1]);
+    // The paper's numbers quoted in the prose are the ones the code keeps.
+    let chapter = std::fs::read_to_string(book_src().join("text-vae.md")).unwrap();
+    let (lm, vae, svae) = (report::text::BOWMAN_RNNLM, report::text::BOWMAN_VAE, report::text::SENTENCE_VAE);
+    for quoted in [
+        format!("NLL 100 per sentence (perplexity {})", lm.1).replace("100", &lm.0.to_string()),
+        format!("bound of {}, of which the\nKL is {}, perplexity {}", vae.0, vae.1, vae.2),
+        format!("bound of {} with\na KL of {}", svae.0, svae.1),
+    ] {
+        assert!(chapter.contains(&quoted), "the chapter does not say {quoted:?}");
+    }
+    // The majority class of the training sentences is not the test set's.
+    assert!(majority.party < 0.5);
+}
+
+/// The text experiment runs end to end in its small configuration.
+#[test]
+fn text_quick_run_is_sane() {
+    let cfg = report::text::TextConfig::quick();
+    let dir = tempfile::tempdir().unwrap();
+    let (r, written) = report::text::run(&cfg, &candle_core::Device::Cpu, dir.path(), &mut |_| {}).unwrap();
+    assert_eq!(written.len(), 1);
+    assert!(written.iter().all(|p| p.exists()));
+    assert_eq!(r.sentences, (1000, 200, 200));
+    assert_eq!((r.vaes.len(), r.probes.len(), r.homotopy.len()), (3, 5, cfg.homotopy_points + 2));
+    for v in &r.vaes {
+        assert!(v.test.nll().is_finite() && v.importance_nll.is_finite() && v.test.kl >= 0.0, "{v:?}");
+    }
+    assert!(r.probes.iter().all(|p| (0.0..=1.0).contains(&p.party) && (0.0..=1.0).contains(&p.decade)));
+}

@@ -1,0 +1,542 @@
+//! The text VAE's chapter: a GRU language model against sentence VAEs trained plainly, with KL
+//! annealing, and with annealing and word dropout, on State of the Union sentences; homotopies,
+//! samples, and party/decade classification from the codes.
+
+use super::{ReportError, generated_dir, write_atomic, write_json};
+use crate::data::sotu::{self, Sentence, SotuSplit, Vocabulary};
+use crate::plot::{self, Lines};
+use crate::prob::SeededRng;
+use crate::text_probe::{self, Features, ProbeScore};
+use crate::text_vae::{self, KlTrace, KlWeight, Remedies, TextScore, TextVae, TextVaeConfig, TokenData};
+use crate::train::{Fit, Schedule, quick_requested};
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Bowman et al. (2016), Table 2 (Penn Treebank, test): the RNN language model's NLL per sentence
+/// and perplexity, and the VAE's NLL bound, its KL share and perplexity.
+pub const BOWMAN_RNNLM: (f64, f64) = (100.0, 116.0);
+pub const BOWMAN_VAE: (f64, f64, f64) = (101.0, 2.0, 119.0);
+/// The Sentence-VAE reproduction (github.com/timbmg/Sentence-VAE, PTB test): NLL bound and KL.
+pub const SENTENCE_VAE: (f64, f64) = (103.97, 7.27);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextConfig {
+    /// Sentences of at most this many words (the file has 5-30).
+    pub max_words: usize,
+    /// Training words seen fewer times become `<unk>`.
+    pub min_count: usize,
+    /// Model sizes (`vocab` is set from the data).
+    pub model: TextVaeConfig,
+    pub lm_schedule: Schedule,
+    pub vae_schedule: Schedule,
+    /// Optimizer steps over which the annealed KL weight climbs from 0 to 1.
+    pub warmup_steps: usize,
+    pub word_dropout: f64,
+    /// Codes per sentence for the importance-sampled likelihood.
+    pub importance_samples: usize,
+    /// Optimizer steps per point of the KL-during-training figure.
+    pub trace_every: usize,
+    pub probe_schedule: Schedule,
+    /// At most this many sentences of each split, spread evenly (`None`: all).
+    pub limit: Option<(usize, usize, usize)>,
+    pub homotopy_points: usize,
+}
+
+impl TextConfig {
+    pub fn book() -> Self {
+        Self {
+            max_words: 20,
+            min_count: 10,
+            model: TextVaeConfig { vocab: 0, embedding: 64, hidden: 128, latent_dim: 16 },
+            lm_schedule: Schedule { max_epochs: 3, patience: 2, batch_size: 64, lr: 3e-3, seed: 42 },
+            vae_schedule: Schedule { max_epochs: 3, patience: 2, batch_size: 64, lr: 3e-3, seed: 42 },
+            // Two of the three epochs (300 batches each): the last one trains the plain ELBO.
+            warmup_steps: 600,
+            word_dropout: 0.5,
+            importance_samples: 20,
+            trace_every: 20,
+            probe_schedule: Schedule { max_epochs: 20, patience: 4, batch_size: 256, lr: 1e-2, seed: 42 },
+            limit: None,
+            homotopy_points: 7,
+        }
+    }
+
+    /// Seconds: a small model, one epoch, a thousand sentences.
+    pub fn quick() -> Self {
+        let b = Self::book();
+        Self {
+            min_count: 3,
+            model: TextVaeConfig { vocab: 0, embedding: 16, hidden: 32, latent_dim: 4 },
+            lm_schedule: Schedule { max_epochs: 1, ..b.lm_schedule },
+            vae_schedule: Schedule { max_epochs: 1, ..b.vae_schedule },
+            warmup_steps: 4,
+            importance_samples: 4,
+            trace_every: 2,
+            probe_schedule: Schedule { max_epochs: 3, ..b.probe_schedule },
+            limit: Some((1000, 200, 200)),
+            ..b
+        }
+    }
+
+    pub fn from_env() -> Self {
+        if quick_requested() { Self::quick() } else { Self::book() }
+    }
+
+    /// The three VAEs of the chapter: plain, annealed, annealed with word dropout.
+    pub fn variants(&self) -> [(&'static str, Remedies); 3] {
+        let anneal = KlWeight::Linear { steps: self.warmup_steps };
+        [
+            ("VAE", Remedies { kl_weight: KlWeight::Constant(1.0), word_dropout: 0.0 }),
+            ("VAE + KL annealing", Remedies { kl_weight: anneal, word_dropout: 0.0 }),
+            ("VAE + annealing + word dropout", Remedies { kl_weight: anneal, word_dropout: self.word_dropout }),
+        ]
+    }
+}
+
+/// One VAE's numbers on the test split (per sentence, nats).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VaeResult {
+    pub name: String,
+    pub remedies: Remedies,
+    pub test: TextScore,
+    /// `-log p(x)` per sentence, importance sampled, test mean.
+    pub importance_nll: f64,
+    /// Latent dimensions whose mean moves with the sentence (variance over test sentences > 0.01).
+    pub active_units: usize,
+    /// Different greedy decodings among `reconstructed` test sentences decoded from their means.
+    pub distinct_reconstructions: usize,
+    pub reconstructed: usize,
+    pub fit: Fit,
+    pub trace: KlTrace,
+    pub seconds: f64,
+}
+
+impl VaeResult {
+    pub fn importance_perplexity(&self) -> f64 {
+        text_vae::perplexity(self.importance_nll, self.test.sentences, self.test.tokens)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeRow {
+    pub features: String,
+    pub party: f64,
+    pub decade: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextResults {
+    pub config: TextConfig,
+    pub vocabulary: usize,
+    /// Share of training tokens that became `<unk>`.
+    pub unk_rate: f64,
+    pub sentences: (usize, usize, usize),
+    pub lm: TextScore,
+    pub lm_fit: Fit,
+    pub lm_seconds: f64,
+    pub vaes: Vec<VaeResult>,
+    /// Test accuracy: majority class, bag of words, then each VAE's latent means.
+    pub probes: Vec<ProbeRow>,
+    /// Test sentences (Democratic or Republican speakers) and decades seen in training.
+    pub party_test_sentences: usize,
+    pub decades: usize,
+    /// Generated text (words joined by spaces).
+    pub homotopy: Vec<String>,
+    pub prior_greedy: Vec<String>,
+    pub prior_sampled: Vec<String>,
+    /// A test sentence, then its greedy decoding from the mean by each VAE.
+    pub reconstructions: Vec<Vec<String>>,
+    pub probe_seconds: f64,
+}
+
+/// `n` items spread evenly over `v` (all of them when `n >= v.len()`).
+fn spread<T: Clone>(v: &[T], n: usize) -> Vec<T> {
+    if n >= v.len() {
+        return v.to_vec();
+    }
+    (0..n).map(|i| v[i * v.len() / n].clone()).collect()
+}
+
+fn party_label(s: &Sentence) -> Option<u32> {
+    match s.party.as_str() {
+        "Democratic" => Some(0),
+        "Republican" => Some(1),
+        _ => None,
+    }
+}
+
+fn decade_label(s: &Sentence) -> u32 {
+    (s.year.saturating_sub(1790) / 10) as u32
+}
+
+/// One split, in the batches' order: sentences, their ids, and the batched data.
+struct Split<'a> {
+    sentences: Vec<&'a Sentence>,
+    data: TokenData,
+}
+
+impl<'a> Split<'a> {
+    fn new(sentences: &[&'a Sentence], vocab: &Vocabulary, batch: usize, dev: &Device) -> Result<Self, ReportError> {
+        let ids: Vec<Vec<u32>> = sentences.iter().map(|s| vocab.encode(&s.tokens)).collect();
+        let data = TokenData::new(&ids, batch, dev)?;
+        let sentences = data.order.iter().map(|&i| sentences[i]).collect();
+        Ok(Self { sentences, data })
+    }
+
+    fn words(&self, vocab: &Vocabulary) -> Vec<Vec<u32>> {
+        self.sentences.iter().map(|s| s.tokens.iter().map(|t| vocab.id(t)).collect()).collect()
+    }
+}
+
+fn decode_all(
+    model: &TextVae,
+    z: &Tensor,
+    vocab: &Vocabulary,
+    rng: Option<&mut SeededRng>,
+) -> Result<Vec<String>, ReportError> {
+    Ok(model.decode(z, 40, rng)?.iter().map(|ids| vocab.decode(ids)).collect())
+}
+
+/// Latent dimensions whose encoder mean varies across sentences (Burda et al.'s active units).
+fn active_units(means: &Tensor) -> Result<usize, ReportError> {
+    let var = means.broadcast_sub(&means.mean_keepdim(0)?)?.sqr()?.mean(0)?.to_vec1::<f32>()?;
+    Ok(var.iter().filter(|&&v| v > 0.01).count())
+}
+
+pub fn run(
+    cfg: &TextConfig,
+    dev: &Device,
+    fig_dir: &Path,
+    log: &mut dyn FnMut(String),
+) -> Result<(TextResults, Vec<PathBuf>), ReportError> {
+    let file = |msg: String| ReportError::File { path: "embedded data".into(), msg };
+    let all = sotu::embedded().map_err(|e| file(e.to_string()))?;
+    let pick = |split: SotuSplit, limit: Option<usize>| {
+        let v: Vec<&Sentence> = all.iter().filter(|s| s.split == split && s.tokens.len() <= cfg.max_words).collect();
+        spread(&v, limit.unwrap_or(usize::MAX))
+    };
+    let (train, valid, test) = (
+        pick(SotuSplit::Train, cfg.limit.map(|l| l.0)),
+        pick(SotuSplit::Valid, cfg.limit.map(|l| l.1)),
+        pick(SotuSplit::Test, cfg.limit.map(|l| l.2)),
+    );
+    let vocab = Vocabulary::build(train.iter().copied(), cfg.min_count);
+    let train_tokens: usize = train.iter().map(|s| s.tokens.len()).sum();
+    let unk: usize = train.iter().flat_map(|s| &s.tokens).filter(|t| vocab.id(t) == Vocabulary::UNK).count();
+    let unk_rate = unk as f64 / train_tokens.max(1) as f64;
+    log(format!(
+        "  {} / {} / {} sentences of at most {} words, vocabulary {} ({:.1}% of training words unknown)",
+        train.len(),
+        valid.len(),
+        test.len(),
+        cfg.max_words,
+        vocab.len(),
+        100.0 * unk_rate
+    ));
+    let model_cfg = TextVaeConfig { vocab: vocab.len(), ..cfg.model };
+    let batch = cfg.vae_schedule.batch_size;
+    let (tr, va, te) = (
+        Split::new(&train, &vocab, batch, dev)?,
+        Split::new(&valid, &vocab, batch, dev)?,
+        Split::new(&test, &vocab, batch, dev)?,
+    );
+
+    let start = Instant::now();
+    let (lm, _, lm_fit) = text_vae::train_lm(model_cfg, (&tr.data, &va.data), cfg.lm_schedule, |e, t, v| {
+        log(format!("    GRU language model epoch {e}: nats per token train {t:.3}, validation per sentence {v:.2}"))
+    })?;
+    let lm_score = text_vae::lm_score(&lm, &te.data)?;
+    let lm_seconds = start.elapsed().as_secs_f64();
+    log(format!(
+        "    language model: test NLL {:.2} per sentence, perplexity {:.1}",
+        lm_score.nll(),
+        lm_score.perplexity()
+    ));
+
+    let mut seeds = SeededRng::derived(cfg.vae_schedule.seed, "text-examples", 0);
+    let shown: Vec<usize> =
+        (0..te.sentences.len()).filter(|&i| (6..=14).contains(&te.sentences[i].tokens.len())).collect();
+    let examples: Vec<usize> =
+        (0..4).map(|_| shown[(seeds.uniform_f64() * shown.len() as f64) as usize % shown.len().max(1)]).collect();
+    let distinct_of: Vec<usize> = spread(&(0..te.sentences.len()).collect::<Vec<_>>(), 100);
+    let mut reconstructions: Vec<Vec<String>> =
+        examples.iter().map(|&i| vec![te.sentences[i].tokens.join(" ")]).collect();
+
+    let (mut vaes, mut models) = (Vec::new(), Vec::new());
+    for (name, remedies) in cfg.variants() {
+        let start = Instant::now();
+        let (model, _, fit, trace) = text_vae::train_vae(
+            model_cfg,
+            remedies,
+            (&tr.data, &va.data),
+            cfg.vae_schedule,
+            cfg.trace_every,
+            |e, t, v| {
+                log(format!("    {name} epoch {e}: loss per token train {t:.3}, validation -ELBO per sentence {v:.2}"))
+            },
+        )?;
+        let test_score = text_vae::vae_score(&model, &te.data, cfg.vae_schedule.seed)?;
+        let nll = text_vae::importance_nll(&model, &te.data, cfg.importance_samples, 10, cfg.vae_schedule.seed)?;
+        let importance_nll = nll.iter().sum::<f64>() / nll.len().max(1) as f64;
+        let means = text_vae::latent_means(&model, &te.data)?;
+        let idx = Tensor::from_vec(distinct_of.iter().map(|&i| i as u32).collect::<Vec<_>>(), distinct_of.len(), dev)?;
+        let decoded = decode_all(&model, &means.index_select(&idx, 0)?, &vocab, None)?;
+        let distinct = decoded.iter().collect::<std::collections::HashSet<_>>().len();
+        for (row, &i) in reconstructions.iter_mut().zip(&examples) {
+            row.extend(decode_all(&model, &text_vae::row(&means, i)?, &vocab, None)?);
+        }
+        let result = VaeResult {
+            name: name.to_string(),
+            remedies,
+            test: test_score,
+            importance_nll,
+            active_units: active_units(&means)?,
+            distinct_reconstructions: distinct,
+            reconstructed: decoded.len(),
+            fit,
+            trace,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        log(format!(
+            "    {name}: test -ELBO {:.2} (KL {:.2}), importance sampled {:.2}, {} active units, {} distinct reconstructions of {}",
+            test_score.nll(),
+            test_score.kl,
+            importance_nll,
+            result.active_units,
+            distinct,
+            decoded.len()
+        ));
+        vaes.push(result);
+        models.push(model);
+    }
+
+    // Classification from the codes and from bags of words.
+    let start = Instant::now();
+    let party_rows = |s: &Split| -> (Vec<u32>, Vec<u32>) {
+        s.sentences.iter().enumerate().filter_map(|(i, x)| party_label(x).map(|l| (i as u32, l))).unzip()
+    };
+    let (p_tr, p_va, p_te) = (party_rows(&tr), party_rows(&va), party_rows(&te));
+    let decades = |s: &Split| s.sentences.iter().map(|x| decade_label(x)).collect::<Vec<_>>();
+    let (d_tr, d_va, d_te) = (decades(&tr), decades(&va), decades(&te));
+    let n_decades = d_tr.iter().chain(&d_va).chain(&d_te).copied().max().unwrap_or(0) as usize + 1;
+    let pick_words = |w: &[Vec<u32>], rows: &[u32]| rows.iter().map(|&r| w[r as usize].clone()).collect::<Vec<_>>();
+    let (w_tr, w_va, w_te) = (tr.words(&vocab), va.words(&vocab), te.words(&vocab));
+    let ps = cfg.probe_schedule;
+    let party_words = (pick_words(&w_tr, &p_tr.0), pick_words(&w_va, &p_va.0), pick_words(&w_te, &p_te.0));
+    let v = vocab.len();
+    let bow_party = text_probe::probe(
+        (Features::Words(&party_words.0, v), &p_tr.1),
+        (Features::Words(&party_words.1, v), &p_va.1),
+        (Features::Words(&party_words.2, v), &p_te.1),
+        2,
+        ps,
+    )?;
+    let bow_decade = text_probe::probe(
+        (Features::Words(&w_tr, v), &d_tr),
+        (Features::Words(&w_va, v), &d_va),
+        (Features::Words(&w_te, v), &d_te),
+        n_decades,
+        ps,
+    )?;
+    let mut probes = vec![
+        ProbeRow {
+            features: "majority class".into(),
+            party: text_probe::majority_accuracy(&p_tr.1, &p_te.1),
+            decade: text_probe::majority_accuracy(&d_tr, &d_te),
+        },
+        ProbeRow { features: "bag of words".into(), party: bow_party.test_accuracy, decade: bow_decade.test_accuracy },
+    ];
+    for (model, result) in models.iter().zip(&vaes) {
+        let (m_tr, m_va, m_te) = (
+            text_vae::latent_means(model, &tr.data)?.to_device(&Device::Cpu)?,
+            text_vae::latent_means(model, &va.data)?.to_device(&Device::Cpu)?,
+            text_vae::latent_means(model, &te.data)?.to_device(&Device::Cpu)?,
+        );
+        let rows = |m: &Tensor, r: &[u32]| -> candle_core::Result<Tensor> {
+            m.index_select(&Tensor::from_slice(r, r.len(), &Device::Cpu)?, 0)
+        };
+        let (q_tr, q_va, q_te) = (rows(&m_tr, &p_tr.0)?, rows(&m_va, &p_va.0)?, rows(&m_te, &p_te.0)?);
+        let party: ProbeScore = text_probe::probe(
+            (Features::Dense(&q_tr), &p_tr.1),
+            (Features::Dense(&q_va), &p_va.1),
+            (Features::Dense(&q_te), &p_te.1),
+            2,
+            ps,
+        )?;
+        let decade = text_probe::probe(
+            (Features::Dense(&m_tr), &d_tr),
+            (Features::Dense(&m_va), &d_va),
+            (Features::Dense(&m_te), &d_te),
+            n_decades,
+            ps,
+        )?;
+        probes.push(ProbeRow {
+            features: format!("latent means: {}", result.name),
+            party: party.test_accuracy,
+            decade: decade.test_accuracy,
+        });
+    }
+    let probe_seconds = start.elapsed().as_secs_f64();
+    for p in &probes {
+        log(format!("    {}: party {:.1}%, decade {:.1}%", p.features, 100.0 * p.party, 100.0 * p.decade));
+    }
+
+    // Text generated by the model with both remedies.
+    let best = models.last().ok_or_else(|| file("no VAE trained".into()))?;
+    let ends: Vec<usize> =
+        (0..2).map(|_| shown[(seeds.uniform_f64() * shown.len() as f64) as usize % shown.len().max(1)]).collect();
+    let means = text_vae::latent_means(best, &te.data)?;
+    let line =
+        text_vae::homotopy(&text_vae::row(&means, ends[0])?, &text_vae::row(&means, ends[1])?, cfg.homotopy_points)?;
+    let mut homotopy = vec![te.sentences[ends[0]].tokens.join(" ")];
+    homotopy.extend(decode_all(best, &line, &vocab, None)?);
+    homotopy.push(te.sentences[ends[1]].tokens.join(" "));
+    let mut rng = SeededRng::derived(cfg.vae_schedule.seed, "text-prior", 0);
+    let z = rng.normal(&[5, model_cfg.latent_dim], dev)?;
+    let prior_greedy = decode_all(best, &z, &vocab, None)?;
+    let prior_sampled = decode_all(best, &z, &vocab, Some(&mut rng))?;
+
+    let kl_path = fig_dir.join("text-kl.png");
+    let curves: Vec<(String, Vec<(f32, f32)>)> = vaes
+        .iter()
+        .map(|r| (r.name.clone(), r.trace.step.iter().zip(&r.trace.kl).map(|(&s, &k)| (s as f32, k as f32)).collect()))
+        .collect();
+    let weight: Vec<(f32, f32)> = vaes
+        .get(1)
+        .map(|r| r.trace.step.iter().zip(&r.trace.weight).map(|(&s, &w)| (s as f32, 10.0 * w as f32)).collect())
+        .unwrap_or_default();
+    let mut series: Vec<(&str, &[(f32, f32)])> = curves.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect();
+    series.push(("annealed KL weight x 10", &weight));
+    plot::lines(
+        &series,
+        Lines::default(),
+        "KL(q(z|x) || p(z)) per sentence during training",
+        ("optimizer step", "nats"),
+        &kl_path,
+    )?;
+
+    let results = TextResults {
+        config: cfg.clone(),
+        vocabulary: vocab.len(),
+        unk_rate,
+        sentences: (train.len(), valid.len(), test.len()),
+        lm: lm_score,
+        lm_fit,
+        lm_seconds,
+        vaes,
+        probes,
+        party_test_sentences: p_te.1.len(),
+        decades: n_decades,
+        homotopy,
+        prior_greedy,
+        prior_sampled,
+        reconstructions,
+        probe_seconds,
+    };
+    Ok((results, vec![kl_path]))
+}
+
+pub fn table(r: &TextResults) -> String {
+    let mut out = String::from(
+        "| model | epochs kept | −log p(x) or −ELBO | KL | −log p(x), importance sampled | perplexity | active units | distinct reconstructions |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    out.push_str(&format!(
+        "| GRU language model | {} | {:.2} | — | — | {:.1} | — | — |\n",
+        r.lm_fit.best_epoch,
+        r.lm.nll(),
+        r.lm.perplexity()
+    ));
+    for v in &r.vaes {
+        out.push_str(&format!(
+            "| {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {} of {} | {} of {} |\n",
+            v.name,
+            v.fit.best_epoch,
+            v.test.nll(),
+            v.test.kl,
+            v.importance_nll,
+            v.importance_perplexity(),
+            v.active_units,
+            r.config.model.latent_dim,
+            v.distinct_reconstructions,
+            v.reconstructed
+        ));
+    }
+    out.push_str(&format!(
+        "\nTest set: {} sentences of at most {} words, {} predicted tokens (words and the end of sentence); nats per \
+         sentence; perplexity = exp(nats per token), from the exact likelihood for the language model and from the \
+         importance-sampled one ({} codes per sentence) for the VAEs. Vocabulary {} words ({:.1}% of training words \
+         are `<unk>`); at most {} epochs.\n",
+        r.lm.sentences,
+        r.config.max_words,
+        r.lm.tokens,
+        r.config.importance_samples,
+        r.vocabulary,
+        100.0 * r.unk_rate,
+        r.config.vae_schedule.max_epochs
+    ));
+    out
+}
+
+pub fn probe_table(r: &TextResults) -> String {
+    let mut out = String::from("| features | party (Democratic or Republican) | decade |\n|---|---:|---:|\n");
+    for p in &r.probes {
+        out.push_str(&format!("| {} | {:.1}% | {:.1}% |\n", p.features, 100.0 * p.party, 100.0 * p.decade));
+    }
+    out.push_str(&format!(
+        "\nTest accuracy of softmax regression; {} test sentences by Democratic or Republican presidents for the \
+         party, all {} test sentences for the decade ({} decades).\n",
+        r.party_test_sentences, r.lm.sentences, r.decades
+    ));
+    out
+}
+
+/// Generated words as Markdown text: `<unk>` would vanish as an HTML tag, `|` would split a cell.
+fn md(s: &str) -> String {
+    s.replace('<', "&lt;").replace('>', "&gt;").replace('|', "\\|")
+}
+
+pub fn samples_text(r: &TextResults) -> String {
+    let mut out = String::from(
+        "**Homotopy** (first and last lines: the two test sentences; between them, greedy decodings of evenly spaced codes on the line between their means):\n\n",
+    );
+    for (i, s) in r.homotopy.iter().enumerate() {
+        let tag = if i == 0 || i + 1 == r.homotopy.len() { "sentence" } else { "decoded" };
+        out.push_str(&format!("{}. *{tag}:* {}\n", i + 1, md(s)));
+    }
+    out.push_str("\n**From the prior**, five codes z ~ N(0, I), each decoded greedily and then by sampling words:\n\n| greedy | sampled |\n|---|---|\n");
+    for (g, s) in r.prior_greedy.iter().zip(&r.prior_sampled) {
+        out.push_str(&format!("| {} | {} |\n", md(g), md(s)));
+    }
+    out.push_str("\n**Reconstructions**: test sentences decoded greedily from their mean codes.\n\n| test sentence |");
+    for v in &r.vaes {
+        out.push_str(&format!(" {} |", v.name));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(r.vaes.len()));
+    out.push('\n');
+    for row in &r.reconstructions {
+        out.push_str(&format!("| {} |\n", row.iter().map(|c| md(c)).collect::<Vec<_>>().join(" | ")));
+    }
+    out
+}
+
+pub fn book(book_src: &Path, dev: &Device, log: &mut dyn FnMut(String)) -> Result<Vec<PathBuf>, ReportError> {
+    let (results, mut written) = run(&TextConfig::book(), dev, &book_src.join("figures"), log)?;
+    let dir = generated_dir(book_src);
+    let json = dir.join("text.json");
+    write_json(&json, &results)?;
+    for (name, text) in [
+        ("text.md", table(&results)),
+        ("text-probes.md", probe_table(&results)),
+        ("text-samples.md", samples_text(&results)),
+    ] {
+        let path = dir.join(name);
+        write_atomic(&path, text.as_bytes())?;
+        written.push(path);
+    }
+    written.push(json);
+    Ok(written)
+}

@@ -1,0 +1,567 @@
+//! The sentence VAE of Bowman et al. (2016), "Generating Sentences from a Continuous Space": a GRU
+//! reads a sentence into a Gaussian code `z`, and a GRU language model whose first state comes
+//! from `z` writes it back word by word.
+//!
+//! The decoder alone is a strong model of text, so training is tempted to ignore `z` (posterior
+//! collapse: the KL term falls to about zero). Two remedies, both here: a KL weight that grows
+//! from 0 to 1 ([`KlWeight`]), and word dropout (decoder inputs replaced by `<unk>`, so the
+//! decoder must lean on `z`). [`RnnLm`] is the same decoder without `z`: the baseline.
+
+use crate::data::sotu::Vocabulary;
+use crate::init;
+use crate::prob::{self, SeededRng};
+use crate::train::{Fit, Schedule, TrainError, fit_with_early_stopping};
+use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
+use candle_nn::rnn::{GRU, GRUConfig, GRUState, RNN};
+use candle_nn::{Embedding, Linear, VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
+
+/// Sentences padded to the longest, time-major. For a sentence `<bos> w1 .. wn <eos>` the decoder
+/// reads `<bos> w1 .. wn` and predicts `w1 .. wn <eos>`: `n + 1` positions, its length here.
+#[derive(Debug, Clone)]
+pub struct TokenBatch {
+    /// Decoder inputs `(T, B)`, on the host too so that word dropout can replace some of them.
+    pub inputs: Vec<u32>,
+    /// What each position predicts, `(T, B)`; the encoder reads these (the words and `<eos>`).
+    pub targets: Tensor,
+    /// 1 on real positions, 0 on padding, `(T, B)`.
+    pub mask: Tensor,
+    /// 1 at each sentence's last position only, `(T, B, 1)`: picks the encoder's final state.
+    pub last: Tensor,
+    pub lengths: Vec<usize>,
+}
+
+impl TokenBatch {
+    /// `sentences[i]` as [`Vocabulary::encode`] gives it: `<bos>`, word ids, `<eos>`.
+    pub fn new(sentences: &[&[u32]], dev: &Device) -> Result<Self> {
+        let mut lengths = Vec::with_capacity(sentences.len());
+        for (i, s) in sentences.iter().enumerate() {
+            if s.len() < 2 || s[0] != Vocabulary::BOS || s[s.len() - 1] != Vocabulary::EOS {
+                candle_core::bail!("sentence {i} is not <bos> ... <eos> ({} ids)", s.len());
+            }
+            lengths.push(s.len() - 1);
+        }
+        let (t_max, b) = (lengths.iter().copied().max().unwrap_or(0), sentences.len());
+        let mut inputs = vec![Vocabulary::PAD; t_max * b];
+        let mut targets = vec![Vocabulary::PAD; t_max * b];
+        let mut mask = vec![0f32; t_max * b];
+        let mut last = vec![0f32; t_max * b];
+        for (i, s) in sentences.iter().enumerate() {
+            for t in 0..lengths[i] {
+                inputs[t * b + i] = s[t];
+                targets[t * b + i] = s[t + 1];
+                mask[t * b + i] = 1.0;
+            }
+            last[(lengths[i] - 1) * b + i] = 1.0;
+        }
+        Ok(Self {
+            targets: Tensor::from_vec(targets, (t_max, b), dev)?,
+            mask: Tensor::from_vec(mask, (t_max, b), dev)?,
+            last: Tensor::from_vec(last, (t_max, b, 1), dev)?,
+            inputs,
+            lengths,
+        })
+    }
+
+    pub fn size(&self) -> usize {
+        self.lengths.len()
+    }
+
+    /// Predicted tokens (words and `<eos>`) in the batch.
+    pub fn tokens(&self) -> usize {
+        self.lengths.iter().sum()
+    }
+
+    /// The decoder's inputs with each word (never `<bos>` or padding) replaced by `<unk>` with
+    /// probability `word_dropout` (Bowman et al.'s word dropout; 0 gives the inputs unchanged).
+    pub fn decoder_inputs(&self, word_dropout: f64, rng: &mut SeededRng) -> Result<Tensor> {
+        let dev = self.targets.device();
+        let (t_max, b) = self.targets.dims2()?;
+        let mut ids = self.inputs.clone();
+        if word_dropout > 0.0 {
+            // The first row is every sentence's <bos>: kept, so the decoder knows where it starts.
+            for id in ids.iter_mut().skip(b) {
+                if *id != Vocabulary::PAD && rng.uniform_f64() < word_dropout {
+                    *id = Vocabulary::UNK;
+                }
+            }
+        }
+        Tensor::from_vec(ids, (t_max, b), dev)
+    }
+
+    /// The batch repeated `k` times along the batch axis (copy `j` of sentence `i` at `j * B + i`).
+    pub fn repeat(&self, k: usize) -> Result<Self> {
+        let (t_max, b) = self.targets.dims2()?;
+        let mut inputs = Vec::with_capacity(self.inputs.len() * k);
+        for t in 0..t_max {
+            for _ in 0..k {
+                inputs.extend_from_slice(&self.inputs[t * b..(t + 1) * b]);
+            }
+        }
+        Ok(Self {
+            inputs,
+            targets: Tensor::cat(&vec![&self.targets; k], 1)?,
+            mask: Tensor::cat(&vec![&self.mask; k], 1)?,
+            last: Tensor::cat(&vec![&self.last; k], 1)?,
+            lengths: self.lengths.repeat(k),
+        })
+    }
+}
+
+/// One split's sentences as batches of similar length (less padding).
+pub struct TokenData {
+    pub batches: Vec<TokenBatch>,
+    /// `order[k]` is the index (into the sentences given to [`TokenData::new`]) of the `k`-th
+    /// sentence in batch order, so per-sentence results can be matched with labels.
+    pub order: Vec<usize>,
+}
+
+impl TokenData {
+    pub fn new(sentences: &[Vec<u32>], batch_size: usize, dev: &Device) -> Result<Self> {
+        let lengths: Vec<usize> = sentences.iter().map(Vec::len).collect();
+        let buckets = crate::vrnn::length_buckets(&lengths, batch_size);
+        let batches = buckets
+            .iter()
+            .map(|idx| TokenBatch::new(&idx.iter().map(|&i| sentences[i].as_slice()).collect::<Vec<_>>(), dev))
+            .collect::<Result<_>>()?;
+        Ok(Self { batches, order: buckets.concat() })
+    }
+
+    pub fn sentences(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn tokens(&self) -> usize {
+        self.batches.iter().map(TokenBatch::tokens).sum()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TextVaeConfig {
+    pub vocab: usize,
+    pub embedding: usize,
+    /// GRU state of the encoder and of the decoder.
+    pub hidden: usize,
+    pub latent_dim: usize,
+}
+
+// ANCHOR: decoder
+/// A GRU language model over word ids: `p(w_t | w_<t, z)` from a state that has read `w_<t`.
+/// In the VAE the code `z` sets the first state and is read again with every word (so that its
+/// message does not fade along the sentence); the plain language model has neither.
+pub struct Decoder {
+    embed: Embedding,
+    /// Maps `z` to a vector added to every word vector (a linear layer on `[word, z]`, in fewer steps).
+    from_z: Option<Linear>,
+    rnn: GRU,
+    out: Linear,
+}
+
+impl Decoder {
+    /// `latent` extra inputs per step: `latent_dim` for the VAE, 0 for the language model.
+    pub fn new(cfg: TextVaeConfig, latent: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Self {
+            embed: candle_nn::embedding(cfg.vocab, cfg.embedding, vb.pp("embed"))?,
+            from_z: if latent > 0 { Some(candle_nn::linear(latent, cfg.embedding, vb.pp("from_z"))?) } else { None },
+            rnn: candle_nn::rnn::gru(cfg.embedding, cfg.hidden, GRUConfig::default(), vb.pp("gru"))?,
+            out: candle_nn::linear(cfg.hidden, cfg.vocab, vb.pp("out"))?,
+        })
+    }
+
+    /// The projection of the code `z` (`(B, latent)`) added to every word vector, if given.
+    fn code_input(&self, z: Option<&Tensor>) -> Result<Option<Tensor>> {
+        match (z, &self.from_z) {
+            (None, _) => Ok(None),
+            (Some(z), Some(from_z)) => Ok(Some(from_z.forward(z)?)),
+            (Some(_), None) => candle_core::bail!("this decoder has no input for a code z"),
+        }
+    }
+
+    /// The GRU's input at one step: word vectors `(B, embedding)` plus the code's projection.
+    fn step_input(word_vectors: Tensor, code: &Option<Tensor>) -> Result<Tensor> {
+        match code {
+            None => Ok(word_vectors),
+            Some(c) => word_vectors + c,
+        }
+    }
+
+    /// `-log p(target_t | inputs_<=t, z)` at every position, `(T, B)`, zero on padding; `z` is
+    /// the code and the first state `h0` (both `None` for the language model).
+    pub fn nll(&self, inputs: &Tensor, batch: &TokenBatch, z: Option<&Tensor>, h0: Option<Tensor>) -> Result<Tensor> {
+        let (t_max, b) = inputs.dims2()?;
+        let emb = self.embed.forward(inputs)?;
+        let code = self.code_input(z)?;
+        let mut state = match h0 {
+            Some(h) => GRUState { h },
+            None => self.rnn.zero_state(b)?,
+        };
+        let mut states = Vec::with_capacity(t_max);
+        for t in 0..t_max {
+            state = self.rnn.step(&Self::step_input(emb.get(t)?, &code)?, &state)?;
+            states.push(state.h().clone());
+        }
+        // The softmax over the vocabulary is most of the cost: one matmul for all positions.
+        let logits = self.out.forward(&Tensor::stack(&states, 0)?.reshape((t_max * b, ()))?)?;
+        let targets = batch.targets.reshape(t_max * b)?;
+        softmax_nll(&logits, &targets)?.reshape((t_max, b))? * &batch.mask
+    }
+
+    /// Continues from states `h` (`(B, hidden)`), starting at `<bos>`, for at most `max_len`
+    /// words: the most likely word each time (`rng` = None, greedy) or a draw from the softmax.
+    /// Each sentence stops at its `<eos>` (not included). `<unk>` is never chosen (it stands for
+    /// hundreds of rare words, so it is often the likeliest single token), nor are `<pad>` and `<bos>`.
+    pub fn generate(
+        &self,
+        z: Option<&Tensor>,
+        h: Tensor,
+        max_len: usize,
+        mut rng: Option<&mut SeededRng>,
+    ) -> Result<Vec<Vec<u32>>> {
+        let b = h.dim(0)?;
+        let dev = h.device().clone();
+        let code = self.code_input(z)?;
+        let mut state = GRUState { h };
+        let mut input = Tensor::from_vec(vec![Vocabulary::BOS; b], b, &dev)?;
+        let mut out = vec![Vec::new(); b];
+        let mut done = vec![false; b];
+        let vocab = self.out.weight().dim(0)?;
+        let mut banned = vec![0f32; vocab];
+        for id in [Vocabulary::PAD, Vocabulary::BOS, Vocabulary::UNK] {
+            banned[id as usize] = f32::NEG_INFINITY;
+        }
+        let banned = Tensor::from_vec(banned, vocab, &dev)?;
+        for _ in 0..max_len {
+            state = self.rnn.step(&Self::step_input(self.embed.forward(&input)?, &code)?, &state)?;
+            let logits = self.out.forward(state.h())?.broadcast_add(&banned)?;
+            let next: Vec<u32> = match rng.as_deref_mut() {
+                None => logits.argmax(D::Minus1)?.to_vec1()?,
+                Some(r) => {
+                    let p = candle_nn::ops::softmax_last_dim(&logits)?.to_vec2::<f32>()?;
+                    p.iter().map(|row| sample_index(row, r.uniform_f64())).collect()
+                }
+            };
+            for (i, &w) in next.iter().enumerate() {
+                if !done[i] {
+                    if w == Vocabulary::EOS { done[i] = true } else { out[i].push(w) }
+                }
+            }
+            if done.iter().all(|&d| d) {
+                break;
+            }
+            input = Tensor::from_vec(next, b, &dev)?;
+        }
+        Ok(out)
+    }
+}
+// ANCHOR_END: decoder
+
+/// `-log softmax(logits)[target]` per row: the fused CPU kernel, or plain tensor code elsewhere.
+pub fn softmax_nll(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    if logits.device().is_cpu() {
+        crate::fused::softmax_nll(logits, targets)
+    } else {
+        logits.log_sum_exp(D::Minus1)? - logits.gather(&targets.unsqueeze(1)?, 1)?.squeeze(1)?
+    }
+}
+
+/// The index `i` where the running sum of `p` first passes `u` (inverse-CDF sampling).
+fn sample_index(p: &[f32], u: f64) -> u32 {
+    let mut acc = 0.0;
+    for (i, &q) in p.iter().enumerate() {
+        acc += q as f64;
+        if u < acc {
+            return i as u32;
+        }
+    }
+    (p.len() - 1) as u32
+}
+
+/// The baseline: a GRU language model, `p(sentence)` exactly, no latent code.
+pub struct RnnLm {
+    pub decoder: Decoder,
+    pub cfg: TextVaeConfig,
+}
+
+impl RnnLm {
+    pub fn new(cfg: TextVaeConfig, vb: VarBuilder) -> Result<Self> {
+        Ok(Self { decoder: Decoder::new(cfg, 0, vb.pp("decoder"))?, cfg })
+    }
+
+    /// `-log p(sentence)` for every sentence of the batch, `(B)`.
+    pub fn nll(&self, batch: &TokenBatch) -> Result<Tensor> {
+        let inputs = batch.decoder_inputs(0.0, &mut SeededRng::new(0))?;
+        self.decoder.nll(&inputs, batch, None, None)?.sum(0)
+    }
+}
+
+// ANCHOR: text_vae
+pub struct TextVae {
+    encoder: GRU,
+    to_latent: Linear,
+    to_state: Linear,
+    pub decoder: Decoder,
+    pub cfg: TextVaeConfig,
+}
+
+/// Per sentence, `(B)` each: `-log p(x | z)` at the drawn `z`, and `KL(q(z | x) || p(z))`.
+pub struct SentenceTerms {
+    pub nll: Tensor,
+    pub kl: Tensor,
+}
+
+impl TextVae {
+    pub fn new(cfg: TextVaeConfig, vb: VarBuilder) -> Result<Self> {
+        Ok(Self {
+            encoder: candle_nn::rnn::gru(cfg.embedding, cfg.hidden, GRUConfig::default(), vb.pp("encoder"))?,
+            to_latent: candle_nn::linear(cfg.hidden, 2 * cfg.latent_dim, vb.pp("to_latent"))?,
+            to_state: candle_nn::linear(cfg.latent_dim, cfg.hidden, vb.pp("to_state"))?,
+            decoder: Decoder::new(cfg, cfg.latent_dim, vb.pp("decoder"))?,
+            cfg,
+        })
+    }
+
+    /// `q(z | x)`: the encoder GRU reads the words and `<eos>` (sharing the decoder's word
+    /// vectors); its state after each sentence's last token gives the mean and log-variance.
+    pub fn encode(&self, batch: &TokenBatch) -> Result<(Tensor, Tensor)> {
+        let (t_max, b) = batch.targets.dims2()?;
+        let emb = self.decoder.embed.forward(&batch.targets)?;
+        let mut state = self.encoder.zero_state(b)?;
+        let mut states = Vec::with_capacity(t_max);
+        for t in 0..t_max {
+            state = self.encoder.step(&emb.get(t)?, &state)?;
+            states.push(state.h().clone());
+        }
+        // Shorter sentences of the batch are done before the last step: take each one's own end.
+        let last = Tensor::stack(&states, 0)?.broadcast_mul(&batch.last)?.sum(0)?;
+        let both = self.to_latent.forward(&last)?;
+        let d = self.cfg.latent_dim;
+        Ok((both.narrow(1, 0, d)?, both.narrow(1, d, d)?))
+    }
+
+    /// The decoder's first state for codes `z` (`(B, latent)`).
+    pub fn initial_state(&self, z: &Tensor) -> Result<Tensor> {
+        self.to_state.forward(z)?.tanh()
+    }
+
+    /// One pass: encode, draw `z` with noise `eps` (`(B, latent)`), decode `inputs`.
+    pub fn run(&self, batch: &TokenBatch, inputs: &Tensor, eps: &Tensor) -> Result<SentenceTerms> {
+        let (mu, logvar) = self.encode(batch)?;
+        let z = prob::reparameterize(&mu, &logvar, eps)?;
+        let nll = self.decoder.nll(inputs, batch, Some(&z), Some(self.initial_state(&z)?))?.sum(0)?;
+        Ok(SentenceTerms { nll, kl: prob::kl_standard_normal(&mu, &logvar)? })
+    }
+
+    /// Decodes codes `z` into word ids (see [`Decoder::generate`]).
+    pub fn decode(&self, z: &Tensor, max_len: usize, rng: Option<&mut SeededRng>) -> Result<Vec<Vec<u32>>> {
+        self.decoder.generate(Some(z), self.initial_state(z)?, max_len, rng)
+    }
+}
+// ANCHOR_END: text_vae
+
+// ANCHOR: kl_weight
+/// The weight of the KL term at a given optimizer step.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum KlWeight {
+    /// The plain ELBO (1), or a fixed beta.
+    Constant(f64),
+    /// From 0 at step 0 up to 1 at step `steps`, in a straight line, then 1.
+    Linear { steps: usize },
+}
+
+impl KlWeight {
+    pub fn at(&self, step: usize) -> f64 {
+        match *self {
+            KlWeight::Constant(w) => w,
+            KlWeight::Linear { steps } => (step as f64 / steps.max(1) as f64).min(1.0),
+        }
+    }
+}
+// ANCHOR_END: kl_weight
+
+/// How a text VAE is helped against posterior collapse.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Remedies {
+    pub kl_weight: KlWeight,
+    pub word_dropout: f64,
+}
+
+fn total(t: &Tensor) -> Result<f64> {
+    t.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()
+}
+
+/// Sums over a split, per sentence: `-log p(x | z)`, `KL`, and the tokens they cover.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TextScore {
+    pub sentences: usize,
+    pub tokens: usize,
+    /// Mean over sentences of the reconstruction term (the whole `-log p(x)` for the language model).
+    pub recon: f64,
+    /// Mean KL per sentence (0 for the language model).
+    pub kl: f64,
+}
+
+impl TextScore {
+    /// Negative ELBO per sentence (exact negative log-likelihood for the language model).
+    pub fn nll(&self) -> f64 {
+        self.recon + self.kl
+    }
+
+    /// `exp` of the negative log-likelihood (or bound) per predicted token.
+    pub fn perplexity(&self) -> f64 {
+        perplexity(self.nll(), self.sentences, self.tokens)
+    }
+}
+
+/// Perplexity from a mean negative log-likelihood per sentence.
+pub fn perplexity(nll_per_sentence: f64, sentences: usize, tokens: usize) -> f64 {
+    (nll_per_sentence * sentences as f64 / tokens as f64).exp()
+}
+
+/// The VAE's negative ELBO on `data` (one draw of `z` per sentence from `seed`, no word dropout).
+pub fn vae_score(model: &TextVae, data: &TokenData, seed: u64) -> Result<TextScore> {
+    let mut rng = SeededRng::derived(seed, "text-eval", 0);
+    let (mut recon, mut kl) = (0.0, 0.0);
+    for b in &data.batches {
+        let eps = rng.normal(&[b.size(), model.cfg.latent_dim], b.targets.device())?;
+        let terms = model.run(b, &b.decoder_inputs(0.0, &mut rng)?, &eps)?;
+        recon += total(&terms.nll)?;
+        kl += total(&terms.kl)?;
+    }
+    let n = data.sentences() as f64;
+    Ok(TextScore { sentences: data.sentences(), tokens: data.tokens(), recon: recon / n, kl: kl / n })
+}
+
+/// The language model's exact negative log-likelihood on `data`.
+pub fn lm_score(model: &RnnLm, data: &TokenData) -> Result<TextScore> {
+    let mut sum = 0.0;
+    for b in &data.batches {
+        sum += total(&model.nll(b)?)?;
+    }
+    Ok(TextScore { sentences: data.sentences(), tokens: data.tokens(), recon: sum / data.sentences() as f64, kl: 0.0 })
+}
+
+/// `-log p(x)` per sentence by importance sampling `k` codes from `q(z | x)` (the IWAE estimator),
+/// in chunks of `chunk` codes; in `data.order`'s order.
+pub fn importance_nll(model: &TextVae, data: &TokenData, k: usize, chunk: usize, seed: u64) -> Result<Vec<f64>> {
+    let mut rng = SeededRng::derived(seed, "text-importance", 0);
+    let mut out = Vec::with_capacity(data.sentences());
+    for b in &data.batches {
+        let n = b.size();
+        let (mu, logvar) = model.encode(b)?;
+        let mut weights: Vec<Vec<f64>> = vec![Vec::with_capacity(k); n];
+        let mut done = 0;
+        while done < k {
+            let c = chunk.max(1).min(k - done);
+            let rep = b.repeat(c)?;
+            let (mu_c, lv_c) = (Tensor::cat(&vec![&mu; c], 0)?, Tensor::cat(&vec![&logvar; c], 0)?);
+            let z = prob::reparameterize(&mu_c, &lv_c, &rng.normal(mu_c.dims(), mu.device())?)?;
+            let inputs = rep.decoder_inputs(0.0, &mut rng)?;
+            let nll = model.decoder.nll(&inputs, &rep, Some(&z), Some(model.initial_state(&z)?))?.sum(0)?;
+            let log_w = ((prob::standard_normal_log_density(&z)? - prob::gaussian_log_density(&z, &mu_c, &lv_c)?)?
+                - nll)?
+                .to_dtype(DType::F64)?
+                .to_vec1::<f64>()?;
+            for (j, w) in log_w.iter().enumerate() {
+                weights[j % n].push(*w);
+            }
+            done += c;
+        }
+        out.extend(weights.iter().map(|w| -crate::bayes::log_mean_exp(w)));
+    }
+    Ok(out)
+}
+
+/// The encoder's means for every sentence of `data`, `(N, latent)`, in `data.order`'s order.
+pub fn latent_means(model: &TextVae, data: &TokenData) -> Result<Tensor> {
+    // Detached: the means are data from here on, and a graph back through every batch's encoder
+    // would make each later backward pass (a classifier's) walk all of it.
+    let means = data.batches.iter().map(|b| model.encode(b).map(|(mu, _)| mu.detach())).collect::<Result<Vec<_>>>()?;
+    Tensor::cat(&means, 0)
+}
+
+/// The KL term and its weight, recorded every `every` optimizer steps during training.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KlTrace {
+    pub step: Vec<usize>,
+    /// Mean KL per sentence over the last `every` batches.
+    pub kl: Vec<f64>,
+    pub weight: Vec<f64>,
+}
+
+/// Trains a text VAE (one Adam step per length bucket; loss per token = reconstruction + weight x
+/// KL), stopping early on the validation negative ELBO (full weight, no word dropout).
+pub fn train_vae(
+    cfg: TextVaeConfig,
+    remedies: Remedies,
+    (train, valid): (&TokenData, &TokenData),
+    schedule: Schedule,
+    trace_every: usize,
+    on_epoch: impl FnMut(usize, f64, f64),
+) -> std::result::Result<(TextVae, VarMap, Fit, KlTrace), TrainError> {
+    let dev = train.batches.first().map(|b| b.targets.device().clone()).unwrap_or(Device::Cpu);
+    let varmap = VarMap::new();
+    let model = TextVae::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
+    init::pytorch_default_init(&varmap, schedule.seed)?;
+    let (mut step_count, mut trace, mut kl_sum) = (0usize, KlTrace::default(), 0.0);
+    let step = |_epoch: usize, idx: &[u32], noise: &mut SeededRng| -> Result<Tensor> {
+        let b = &train.batches[idx[0] as usize];
+        let weight = remedies.kl_weight.at(step_count);
+        let terms = model.run(
+            b,
+            &b.decoder_inputs(remedies.word_dropout, noise)?,
+            &noise.normal(&[b.size(), cfg.latent_dim], &dev)?,
+        )?;
+        let kl = terms.kl.sum_all()?;
+        kl_sum += kl.to_scalar::<f32>()? as f64 / b.size() as f64;
+        step_count += 1;
+        if step_count % trace_every.max(1) == 0 {
+            trace.step.push(step_count);
+            trace.kl.push(kl_sum / trace_every.max(1) as f64);
+            trace.weight.push(weight);
+            kl_sum = 0.0;
+        }
+        (terms.nll.sum_all()? + (kl * weight)?)? / b.tokens() as f64
+    };
+    let valid_loss = || vae_score(&model, valid, schedule.seed).map(|s| s.nll());
+    let s = Schedule { batch_size: 1, ..schedule };
+    let fit = fit_with_early_stopping(&varmap, train.batches.len(), s, step, valid_loss, on_epoch)?;
+    Ok((model, varmap, fit, trace))
+}
+
+/// Trains the language model like [`train_vae`] (loss per token, early stopping on validation).
+pub fn train_lm(
+    cfg: TextVaeConfig,
+    (train, valid): (&TokenData, &TokenData),
+    schedule: Schedule,
+    on_epoch: impl FnMut(usize, f64, f64),
+) -> std::result::Result<(RnnLm, VarMap, Fit), TrainError> {
+    let dev = train.batches.first().map(|b| b.targets.device().clone()).unwrap_or(Device::Cpu);
+    let varmap = VarMap::new();
+    let model = RnnLm::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
+    init::pytorch_default_init(&varmap, schedule.seed)?;
+    let step = |_epoch: usize, idx: &[u32], _noise: &mut SeededRng| -> Result<Tensor> {
+        let b = &train.batches[idx[0] as usize];
+        model.nll(b)?.sum_all()? / b.tokens() as f64
+    };
+    let valid_loss = || lm_score(&model, valid).map(|s| s.nll());
+    let s = Schedule { batch_size: 1, ..schedule };
+    let fit = fit_with_early_stopping(&varmap, train.batches.len(), s, step, valid_loss, on_epoch)?;
+    Ok((model, varmap, fit))
+}
+
+/// Codes along the straight line from `a` to `b` (`(1, latent)` each), `points` of them ends
+/// included, `(points, latent)`: Bowman et al.'s homotopy.
+pub fn homotopy(a: &Tensor, b: &Tensor, points: usize) -> Result<Tensor> {
+    let rows = (0..points)
+        .map(|i| {
+            let t = i as f64 / (points.max(2) - 1) as f64;
+            (a * (1.0 - t))? + (b * t)?
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Tensor::cat(&rows, 0)
+}
+
+/// Row `i` of a `(N, d)` tensor as `(1, d)`.
+pub fn row(t: &Tensor, i: usize) -> Result<Tensor> {
+    t.i(i..i + 1)
+}
