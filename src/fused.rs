@@ -6,12 +6,14 @@
 //! - [`relu`]: one pass forward, one pass backward.
 //! - [`bernoulli_nll`]: the per-row Bernoulli negative log-likelihood from logits, whose gradient
 //!   `sigmoid(l) - x` is computed in the same pass as the loss (one `exp` per element).
+//! - [`softmax_nll`]: the per-row softmax cross-entropy, whose gradient `softmax(l) - onehot` is
+//!   computed in the same pass (the text VAE's output layer).
 //!
-//! Each op has a CPU kernel only; [`crate::vae::Vae::forward_fast`] falls back to the plain code
-//! on other devices. `tests/fused.rs` checks losses and gradients against the plain versions.
+//! Each op has a CPU kernel only; [`crate::vae::Vae::forward_fast`] and
+//! [`crate::text_vae::softmax_nll`] fall back to the plain code on other devices. `tests/fused.rs` checks losses and gradients against the plain versions.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, bail};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     let all = s.as_slice::<f32>()?;
@@ -338,9 +340,29 @@ fn bernoulli_nll_serial(l: &[f32], x: &[f32], cols: usize, scale: f32, nll: &mut
     // ANCHOR_END: bernoulli_kernel
 }
 
+/// The gradient of a per-row loss with respect to its `(rows, cols)` logits, computed by the
+/// forward kernel and scaled by the incoming per-row gradient in the backward pass.
+#[derive(Default)]
+struct SavedGrad(Mutex<Option<Tensor>>);
+
+impl SavedGrad {
+    fn store(&self, grad: Vec<f32>, rows: usize, cols: usize) -> Result<()> {
+        let grad = Tensor::from_vec(grad, (rows, cols), &candle_core::Device::Cpu)?;
+        *self.0.lock().map_err(|_| candle_core::Error::Msg("loss gradient lock poisoned".into()))? = Some(grad);
+        Ok(())
+    }
+
+    /// `grad * grad_res[row]`, the logits' gradient; `op` names the loss in the error.
+    fn times(&self, grad_res: &Tensor, op: &str) -> Result<Tensor> {
+        let saved = self.0.lock().map_err(|_| candle_core::Error::Msg("loss gradient lock poisoned".into()))?;
+        let Some(grad) = saved.as_ref() else { bail!("{op}: backward before forward") };
+        grad.broadcast_mul(&grad_res.unsqueeze(1)?)
+    }
+}
+
 /// Per-row `sum_j softplus(l_j) - x_j l_j`; keeps `sigmoid(l) - x` for the backward pass.
 struct BernoulliNll {
-    grad: Arc<Mutex<Option<Tensor>>>,
+    grad: SavedGrad,
 }
 
 impl CustomOp2 for BernoulliNll {
@@ -357,8 +379,7 @@ impl CustomOp2 for BernoulliNll {
         let mut nll = vec![0.0f32; rows];
         let mut grad = vec![0.0f32; rows * cols];
         bernoulli_nll_rows(l, x, cols, 1.0, &mut nll, &mut grad);
-        let grad = Tensor::from_vec(grad, (rows, cols), &candle_core::Device::Cpu)?;
-        *self.grad.lock().map_err(|_| candle_core::Error::Msg("loss gradient lock poisoned".into()))? = Some(grad);
+        self.grad.store(grad, rows, cols)?;
         Ok((CpuStorage::F32(nll), Shape::from(rows)))
     }
 
@@ -369,16 +390,14 @@ impl CustomOp2 for BernoulliNll {
         _res: &Tensor,
         grad_res: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let saved = self.grad.lock().map_err(|_| candle_core::Error::Msg("loss gradient lock poisoned".into()))?;
-        let Some(grad) = saved.as_ref() else { bail!("fused-bernoulli-nll: backward before forward") };
-        Ok((Some(grad.broadcast_mul(&grad_res.unsqueeze(1)?)?), None))
+        Ok((Some(self.grad.times(grad_res, "fused-bernoulli-nll")?), None))
     }
 }
 
 /// Per-row Bernoulli negative log-likelihood `-log p(x | logits)`, shape `(batch,)`; no gradient
 /// flows to the targets `x`.
 pub fn bernoulli_nll(x: &Tensor, logits: &Tensor) -> Result<Tensor> {
-    logits.contiguous()?.apply_op2(&x.contiguous()?, BernoulliNll { grad: Arc::new(Mutex::new(None)) })
+    logits.contiguous()?.apply_op2(&x.contiguous()?, BernoulliNll { grad: SavedGrad::default() })
 }
 
 /// For each row of `l` (`cols` wide) with target class `target[row]`: `nll[row] = logsumexp(l) -
@@ -394,7 +413,7 @@ fn softmax_nll_serial(l: &[f32], target: &[u32], cols: usize, nll: &mut [f32], g
         for g in gr.iter_mut() {
             *g *= inv;
         }
-        let t = (t as usize).min(cols - 1);
+        let t = t as usize; // below `cols`: checked by the caller
         gr[t] -= 1.0;
         *out = max + sum.ln() - lr[t];
     }
@@ -402,7 +421,7 @@ fn softmax_nll_serial(l: &[f32], target: &[u32], cols: usize, nll: &mut [f32], g
 
 /// Per-row softmax cross-entropy; keeps `softmax(l) - onehot` for the backward pass.
 struct SoftmaxNll {
-    grad: Arc<Mutex<Option<Tensor>>>,
+    grad: SavedGrad,
 }
 
 impl CustomOp2 for SoftmaxNll {
@@ -433,8 +452,7 @@ impl CustomOp2 for SoftmaxNll {
             let rows_here = n.len();
             softmax_nll_serial(&l[r0 * cols..(r0 + rows_here) * cols], &target[r0..r0 + rows_here], cols, n, g);
         });
-        let grad = Tensor::from_vec(grad, (rows, cols), &candle_core::Device::Cpu)?;
-        *self.grad.lock().map_err(|_| candle_core::Error::Msg("loss gradient lock poisoned".into()))? = Some(grad);
+        self.grad.store(grad, rows, cols)?;
         Ok((CpuStorage::F32(nll), Shape::from(rows)))
     }
 
@@ -445,9 +463,7 @@ impl CustomOp2 for SoftmaxNll {
         _res: &Tensor,
         grad_res: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let saved = self.grad.lock().map_err(|_| candle_core::Error::Msg("loss gradient lock poisoned".into()))?;
-        let Some(grad) = saved.as_ref() else { bail!("fused-softmax-nll: backward before forward") };
-        Ok((Some(grad.broadcast_mul(&grad_res.unsqueeze(1)?)?), None))
+        Ok((Some(self.grad.times(grad_res, "fused-softmax-nll")?), None))
     }
 }
 
@@ -455,5 +471,5 @@ impl CustomOp2 for SoftmaxNll {
 /// `(rows,)` u32 targets; no gradient flows to the targets. The plain equivalent is
 /// `logits.log_sum_exp(1) - logits.gather(targets, 1)`, which takes about three times as long.
 pub fn softmax_nll(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
-    logits.contiguous()?.apply_op2(&targets.contiguous()?, SoftmaxNll { grad: Arc::new(Mutex::new(None)) })
+    logits.contiguous()?.apply_op2(&targets.contiguous()?, SoftmaxNll { grad: SavedGrad::default() })
 }

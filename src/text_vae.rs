@@ -10,7 +10,7 @@
 use crate::data::sotu::Vocabulary;
 use crate::init;
 use crate::prob::{self, SeededRng};
-use crate::train::{Fit, Schedule, TrainError, fit_with_early_stopping};
+use crate::train::{Fit, Schedule, TrainError, fit_batches_with_early_stopping, total};
 use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::rnn::{GRU, GRUConfig, GRUState, RNN};
 use candle_nn::{Embedding, Linear, VarBuilder, VarMap};
@@ -385,10 +385,6 @@ pub struct Remedies {
     pub word_dropout: f64,
 }
 
-fn total(t: &Tensor) -> Result<f64> {
-    t.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()
-}
-
 /// Sums over a split, per sentence: `-log p(x | z)`, `KL`, and the tokens they cover.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TextScore {
@@ -503,8 +499,8 @@ pub fn train_vae(
     let model = TextVae::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
     init::pytorch_default_init(&varmap, schedule.seed)?;
     let (mut step_count, mut trace, mut kl_sum) = (0usize, KlTrace::default(), 0.0);
-    let step = |_epoch: usize, idx: &[u32], noise: &mut SeededRng| -> Result<Tensor> {
-        let b = &train.batches[idx[0] as usize];
+    let step = |_epoch: usize, batch: usize, noise: &mut SeededRng| -> Result<Tensor> {
+        let b = &train.batches[batch];
         let weight = remedies.kl_weight.at(step_count);
         let terms = model.run(
             b,
@@ -523,8 +519,7 @@ pub fn train_vae(
         (terms.nll.sum_all()? + (kl * weight)?)? / b.tokens() as f64
     };
     let valid_loss = || vae_score(&model, valid, schedule.seed).map(|s| s.nll());
-    let s = Schedule { batch_size: 1, ..schedule };
-    let fit = fit_with_early_stopping(&varmap, train.batches.len(), s, step, valid_loss, on_epoch)?;
+    let fit = fit_batches_with_early_stopping(&varmap, train.batches.len(), schedule, step, valid_loss, on_epoch)?;
     Ok((model, varmap, fit, trace))
 }
 
@@ -539,13 +534,12 @@ pub fn train_lm(
     let varmap = VarMap::new();
     let model = RnnLm::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
     init::pytorch_default_init(&varmap, schedule.seed)?;
-    let step = |_epoch: usize, idx: &[u32], _noise: &mut SeededRng| -> Result<Tensor> {
-        let b = &train.batches[idx[0] as usize];
+    let step = |_epoch: usize, batch: usize, _noise: &mut SeededRng| -> Result<Tensor> {
+        let b = &train.batches[batch];
         model.nll(b)?.sum_all()? / b.tokens() as f64
     };
     let valid_loss = || lm_score(&model, valid).map(|s| s.nll());
-    let s = Schedule { batch_size: 1, ..schedule };
-    let fit = fit_with_early_stopping(&varmap, train.batches.len(), s, step, valid_loss, on_epoch)?;
+    let fit = fit_batches_with_early_stopping(&varmap, train.batches.len(), schedule, step, valid_loss, on_epoch)?;
     Ok((model, varmap, fit))
 }
 

@@ -513,6 +513,33 @@ pub struct Fit {
     pub best_epoch: usize,
 }
 
+/// A tensor's sum as one `f64` (for totals over a split, where `f32` sums would drift).
+pub fn total(t: &Tensor) -> candle_core::Result<f64> {
+    t.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()
+}
+
+/// [`fit_with_early_stopping`] over `batches` prepared batches (length buckets of sequences), one
+/// Adam step each: every "row" of the shared loop is one batch, so `loss_of(epoch, batch, noise)`
+/// gets the batch's index and `schedule.batch_size` is not used.
+pub fn fit_batches_with_early_stopping(
+    varmap: &VarMap,
+    batches: usize,
+    schedule: Schedule,
+    mut loss_of: impl FnMut(usize, usize, &mut SeededRng) -> candle_core::Result<Tensor>,
+    valid_loss: impl Fn() -> candle_core::Result<f64>,
+    on_epoch: impl FnMut(usize, f64, f64),
+) -> Result<Fit, TrainError> {
+    let s = Schedule { batch_size: 1, ..schedule };
+    fit_with_early_stopping(
+        varmap,
+        batches,
+        s,
+        |e, idx, noise| loss_of(e, idx[0] as usize, noise),
+        valid_loss,
+        on_epoch,
+    )
+}
+
 /// Runs [`fit_autograd_until`] over `n` rows with early stopping on `valid_loss()`, calling
 /// `on_epoch(epoch, training loss, validation loss)`; the best epoch's weights are back at the end.
 pub fn fit_with_early_stopping(

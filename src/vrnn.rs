@@ -14,7 +14,7 @@
 
 use crate::init;
 use crate::prob::{self, SeededRng};
-use crate::train::{Fit, Schedule, TrainError, fit_with_early_stopping};
+use crate::train::{Fit, Schedule, TrainError, fit_batches_with_early_stopping, total};
 use candle_core::{D, DType, Device, Module, Result, Tensor};
 use candle_nn::rnn::{GRU, GRUConfig, GRUState, RNN};
 use candle_nn::{Linear, VarBuilder, VarMap};
@@ -290,10 +290,6 @@ impl SeqData {
     }
 }
 
-fn total(t: &Tensor) -> Result<f64> {
-    t.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()
-}
-
 /// The VRNN's negative ELBO per time step on `data`, one fixed draw per step from `seed`, split
 /// into `(reconstruction, KL)`.
 pub fn vrnn_elbo(model: &Vrnn, data: &SeqData, seed: u64) -> Result<(f64, f64)> {
@@ -356,16 +352,14 @@ pub fn train_vrnn(
     let varmap = VarMap::new();
     let model = Vrnn::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
     init::pytorch_default_init(&varmap, schedule.seed)?;
-    let step = |_epoch: usize, idx: &[u32], noise: &mut SeededRng| -> Result<Tensor> {
-        let b = &train.batches[idx[0] as usize];
+    let step = |_epoch: usize, batch: usize, noise: &mut SeededRng| -> Result<Tensor> {
+        let b = &train.batches[batch];
         let (t, n, _) = b.x.dims3()?;
         let terms = model.run(b, &noise.normal(&[t, n, cfg.latent_dim], &dev)?, false)?;
         (terms.nll + terms.kl)?.sum_all()? / b.steps() as f64
     };
     let valid_loss = || vrnn_elbo(&model, valid, schedule.seed).map(|(r, k)| r + k);
-    // Each "row" of the shared loop is one length bucket, so its batch size is 1.
-    let s = Schedule { batch_size: 1, ..schedule };
-    let fit = fit_with_early_stopping(&varmap, train.batches.len(), s, step, valid_loss, on_epoch)?;
+    let fit = fit_batches_with_early_stopping(&varmap, train.batches.len(), schedule, step, valid_loss, on_epoch)?;
     Ok((model, varmap, fit))
 }
 
@@ -381,12 +375,11 @@ pub fn train_baseline(
     let varmap = VarMap::new();
     let model = RnnBaseline::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
     init::pytorch_default_init(&varmap, schedule.seed)?;
-    let step = |_epoch: usize, idx: &[u32], _noise: &mut SeededRng| -> Result<Tensor> {
-        let b = &train.batches[idx[0] as usize];
+    let step = |_epoch: usize, batch: usize, _noise: &mut SeededRng| -> Result<Tensor> {
+        let b = &train.batches[batch];
         model.nll(b)?.sum_all()? / b.steps() as f64
     };
     let valid_loss = || baseline_nll(&model, valid);
-    let s = Schedule { batch_size: 1, ..schedule };
-    let fit = fit_with_early_stopping(&varmap, train.batches.len(), s, step, valid_loss, on_epoch)?;
+    let fit = fit_batches_with_early_stopping(&varmap, train.batches.len(), schedule, step, valid_loss, on_epoch)?;
     Ok((model, varmap, fit))
 }
