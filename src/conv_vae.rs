@@ -10,10 +10,10 @@
 //! It has the same interface as the MLP [`crate::vae::Vae`] (`encode`, `decode`, `forward`), and the
 //! same loss ([`crate::vae::negative_elbo`]); it trains with candle's autograd.
 
+use crate::data::Images;
 use crate::init;
-use crate::optim::Adam;
 use crate::prob::{self, SeededRng};
-use crate::train::{TrainError, fit_autograd, named_vars};
+use crate::train::{LossTerms, Model, Score, Step};
 use crate::vae::{VaeOutput, negative_elbo};
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig, Linear, VarBuilder, VarMap};
@@ -115,30 +115,31 @@ pub fn build(cfg: ConvVaeConfig, varmap: &VarMap, seed: u64, dev: &Device) -> Re
     Ok(model)
 }
 
-/// Trains on `x_train` (`(n, 784)`, grey levels) with Adam: `epochs` passes of `batch_size`,
-/// the same seeded shuffling and noise streams as the MLP trainer. Calls `on_epoch(epoch, train
-/// loss)`; returns the model and its variables.
-#[allow(clippy::too_many_arguments)]
-pub fn train(
-    cfg: ConvVaeConfig,
-    x_train: &Tensor,
-    epochs: usize,
-    batch_size: usize,
-    lr: f64,
-    seed: u64,
-    on_epoch: impl FnMut(usize, f64),
-) -> std::result::Result<(ConvVae, VarMap), TrainError> {
-    let dev = x_train.device();
-    let varmap = VarMap::new();
-    let model = build(cfg, &varmap, seed, dev)?;
-    let mut opt = Adam::new(named_vars(&varmap)?, lr)?;
-    let step = |_epoch: usize, idx: &[u32], noise: &mut SeededRng| -> Result<Tensor> {
-        let x = x_train.index_select(&Tensor::from_slice(idx, idx.len(), dev)?, 0)?;
-        let eps = noise.normal(&[idx.len(), cfg.latent_dim], dev)?;
-        Ok(negative_elbo(&x, &model.forward(&x, &eps)?)?.total)
-    };
-    fit_autograd(&mut opt, x_train.dim(0)?, epochs, batch_size, seed, step, on_epoch)?;
-    Ok((model, varmap))
+impl Model for ConvVae {
+    type Config = ConvVaeConfig;
+    type Data = Images;
+    const NAME: &'static str = "conv";
+
+    fn new(cfg: &ConvVaeConfig, vb: VarBuilder) -> Result<Self> {
+        ConvVae::new(*cfg, vb)
+    }
+
+    fn rows(data: &Images) -> usize {
+        data.train_labels.len()
+    }
+
+    /// The negative ELBO of a batch of grey-level training images (per image).
+    fn loss(&self, cfg: &ConvVaeConfig, data: &Images, at: Step, noise: &mut SeededRng) -> Result<LossTerms> {
+        let x = data.batch(at.rows)?;
+        let eps = noise.normal(&[at.rows.len(), cfg.latent_dim], x.device())?;
+        let l = negative_elbo(&x, &self.forward(&x, &eps)?)?;
+        Ok(LossTerms { objective: l.total, terms: vec![("recon", l.recon), ("kl", l.kl)] })
+    }
+
+    fn evaluate(&self, _cfg: &ConvVaeConfig, data: &Images, seed: u64) -> Result<Score> {
+        let (loss, recon, kl) = evaluate(self, &data.test, seed)?;
+        Ok(Score { loss, terms: vec![("recon".into(), recon), ("kl".into(), kl)] })
+    }
 }
 
 /// The test negative ELBO (one sample per image, noise from `seed`), in chunks.

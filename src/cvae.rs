@@ -4,13 +4,12 @@
 //!
 //! `q(z | x, y) = N(mu(x, y), diag(exp(logvar(x, y))))`, `p(z) = N(0, I)`, `p(x | z, y)` Bernoulli.
 
-use crate::init;
-use crate::optim::Adam;
+use crate::data::Images;
 use crate::prob::{self, SeededRng};
-use crate::train::{TrainError, fit_autograd, named_vars};
+use crate::train::{LossTerms, Model, Score, Step};
 use crate::vae::{VaeOutput, negative_elbo};
-use candle_core::{DType, Device, Module, Result, Tensor};
-use candle_nn::{Linear, VarBuilder, VarMap};
+use candle_core::{Device, Module, Result, Tensor};
+use candle_nn::{Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -82,32 +81,31 @@ pub fn one_hot(labels: &[u8], classes: usize, dev: &Device) -> Result<Tensor> {
     Tensor::from_vec(v, (labels.len(), classes), dev)
 }
 
-/// Trains on grey-level images `x` (`(n, 784)`) with their labels; calls `on_epoch(epoch, loss)`.
-#[allow(clippy::too_many_arguments)]
-pub fn train(
-    cfg: CvaeConfig,
-    x: &Tensor,
-    labels: &[u8],
-    epochs: usize,
-    batch_size: usize,
-    lr: f64,
-    seed: u64,
-    on_epoch: impl FnMut(usize, f64),
-) -> std::result::Result<(Cvae, VarMap), TrainError> {
-    let dev = x.device();
-    let varmap = VarMap::new();
-    let model = Cvae::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, dev))?;
-    init::pytorch_default_init(&varmap, seed)?;
-    let mut opt = Adam::new(named_vars(&varmap)?, lr)?;
-    let y_all = one_hot(labels, cfg.classes, dev)?;
-    let step = |_epoch: usize, idx: &[u32], noise: &mut SeededRng| -> Result<Tensor> {
-        let rows = Tensor::from_slice(idx, idx.len(), dev)?;
-        let (xb, yb) = (x.index_select(&rows, 0)?, y_all.index_select(&rows, 0)?);
-        let eps = noise.normal(&[idx.len(), cfg.latent_dim], dev)?;
-        Ok(negative_elbo(&xb, &model.forward(&xb, &yb, &eps)?)?.total)
-    };
-    fit_autograd(&mut opt, x.dim(0)?, epochs, batch_size, seed, step, on_epoch)?;
-    Ok((model, varmap))
+impl Model for Cvae {
+    type Config = CvaeConfig;
+    type Data = Images;
+    const NAME: &'static str = "cvae";
+
+    fn new(cfg: &CvaeConfig, vb: VarBuilder) -> Result<Self> {
+        Cvae::new(*cfg, vb)
+    }
+
+    fn rows(data: &Images) -> usize {
+        data.train_labels.len()
+    }
+
+    /// The negative ELBO of `-log p(x | y)` for a batch of grey-level training images (per image).
+    fn loss(&self, cfg: &CvaeConfig, data: &Images, at: Step, noise: &mut SeededRng) -> Result<LossTerms> {
+        let x = data.batch(at.rows)?;
+        let y = one_hot(&data.batch_labels(at.rows), cfg.classes, x.device())?;
+        let eps = noise.normal(&[at.rows.len(), cfg.latent_dim], x.device())?;
+        let l = negative_elbo(&x, &self.forward(&x, &y, &eps)?)?;
+        Ok(LossTerms { objective: l.total, terms: vec![("recon", l.recon), ("kl", l.kl)] })
+    }
+
+    fn evaluate(&self, _cfg: &CvaeConfig, data: &Images, seed: u64) -> Result<Score> {
+        Ok(Score { loss: evaluate(self, &data.test, &data.test_labels, seed)?, terms: Vec::new() })
+    }
 }
 
 /// The test negative ELBO `-log p(x | y)` bound, one sample per image with noise from `seed`.
@@ -126,4 +124,23 @@ pub fn generate(model: &Cvae, labels: &[u8], z: &Tensor) -> Result<Tensor> {
         rows.push(candle_nn::ops::sigmoid(&model.decode(z, &y)?)?);
     }
     Tensor::cat(&rows, 0)
+}
+
+/// `-log p(x | y)` averaged over the rows of `x`, by importance sampling `k` codes per image from
+/// `q(z | x, y)`: `-log (1/k) sum_j p(x | z_j, y) p(z_j) / q(z_j | x, y)`.
+pub fn importance_nll(model: &Cvae, x: &Tensor, labels: &[u8], k: usize, seed: u64) -> Result<f64> {
+    let y = one_hot(labels, model.cfg.classes, x.device())?;
+    let (mu, logvar) = model.encode(x, &y)?;
+    let mut rng = SeededRng::derived(seed, "cvae-importance", k as u64);
+    let mut weights: Vec<Vec<f64>> = vec![Vec::with_capacity(k); x.dim(0)?];
+    for _ in 0..k {
+        let z = prob::reparameterize(&mu, &logvar, &rng.normal(mu.dims(), x.device())?)?;
+        let log_lik = prob::bernoulli_log_likelihood_logits(x, &model.decode(&z, &y)?)?;
+        let log_w =
+            ((log_lik + prob::standard_normal_log_density(&z)?)? - prob::gaussian_log_density(&z, &mu, &logvar)?)?;
+        for (row, w) in weights.iter_mut().zip(log_w.to_dtype(candle_core::DType::F64)?.to_vec1::<f64>()?) {
+            row.push(w);
+        }
+    }
+    Ok(-weights.iter().map(|w| crate::bayes::log_mean_exp(w)).sum::<f64>() / weights.len().max(1) as f64)
 }

@@ -113,3 +113,21 @@ pub fn loss_curves(history: &[EpochMetrics], path: &Path) -> FigureResult {
     let series = [("train", train.as_slice()), ("test", test.as_slice())];
     Ok(plot::curves(&series, "Negative ELBO per epoch", ("epoch", "nats per image"), path)?)
 }
+
+/// Digits from the conditional VAE: one row per label of `labels`, one column per code of `z`
+/// (the same codes in every row, so a column shares its style).
+pub fn label_grid(model: &crate::cvae::Cvae, labels: &[u8], z: &Tensor, path: &Path) -> FigureResult {
+    let images = crate::cvae::generate(model, labels, z)?.flatten_all()?.to_vec1::<f32>()?;
+    let names: Vec<String> = labels.iter().map(|d| format!("y = {d}")).collect();
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let grid = ImageGrid {
+        images: &images,
+        side: SIDE,
+        rows: labels.len(),
+        cols: z.dim(0)?,
+        title: "CVAE samples: one row per label, one column per code z",
+        row_labels: Some(&name_refs),
+        scale: 2,
+    };
+    Ok(grid.save(path)?)
+}

@@ -5,12 +5,12 @@
 //! `k = 1` is the ELBO, large `k` approaches `log p(x)`.
 
 use crate::prob::{self, SeededRng};
-use crate::vae::Vae;
+use crate::vae::Autoencoder;
 use candle_core::{Result, Tensor};
 
 // ANCHOR: log_weights
 /// `log w_j = log p(x|z_j) + log p(z_j) - log q(z_j|x)` for `k` draws per image: `(n, k)`.
-pub fn log_weights(model: &Vae, x: &Tensor, k: usize, rng: &mut SeededRng) -> Result<Tensor> {
+pub fn log_weights(model: &impl Autoencoder, x: &Tensor, k: usize, rng: &mut SeededRng) -> Result<Tensor> {
     let (n, pixels) = x.dims2()?;
     let (mu, logvar) = model.encode(x)?;
     let d = mu.dim(1)?;
@@ -29,7 +29,7 @@ pub fn log_weights(model: &Vae, x: &Tensor, k: usize, rng: &mut SeededRng) -> Re
 
 /// [`log_weights`] for every row of `x`, `chunk` images at a time, as one row of `k` values per image.
 pub fn log_weights_chunked(
-    model: &Vae,
+    model: &impl Autoencoder,
     x: &Tensor,
     k: usize,
     chunk: usize,
@@ -46,6 +46,6 @@ pub fn log_weights_chunked(
 
 /// The importance-weighted bound with `k` samples for every row of `x`, in nats (higher is better),
 /// computed `chunk` images at a time.
-pub fn iw_bound(model: &Vae, x: &Tensor, k: usize, chunk: usize, rng: &mut SeededRng) -> Result<Vec<f64>> {
+pub fn iw_bound(model: &impl Autoencoder, x: &Tensor, k: usize, chunk: usize, rng: &mut SeededRng) -> Result<Vec<f64>> {
     Ok(log_weights_chunked(model, x, k, chunk, rng)?.iter().map(|w| crate::bayes::log_mean_exp(w)).collect())
 }

@@ -9,37 +9,33 @@
 //! image is re-binarized at every epoch (each pixel black with probability its grey level,
 //! "dynamic binarization"), and the test images are binarized once with a fixed seed.
 
-use crate::init;
-use crate::optim::Adam;
+use crate::data::images::BinarizedImages;
+pub use crate::data::images::{binarize, binarized_images};
 use crate::prob::{self, SeededRng};
-use crate::train::{TrainError, build_model, fit_autograd, named_vars};
+use crate::train::{LossTerms, Model, Score, Step};
 use crate::vae::{Vae, VaeConfig, bernoulli_log_likelihood_fast};
-use candle_core::{DType, Device, Result, Tensor};
-use candle_nn::VarMap;
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-/// Everything that determines an IWAE (or, with `k = 1`, a VAE) run on binarized digits.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An IWAE (or, with `k = 1`, a VAE) trained on binarized digits: the MLP VAE's encoder and
+/// decoder with the number of importance samples in its training bound.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct IwaeConfig {
     pub model: VaeConfig,
     /// Importance samples per image in the training bound (1 = the VAE).
     pub k: usize,
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub lr: f64,
-    pub seed: u64,
 }
 
 impl IwaeConfig {
     pub fn new(k: usize) -> Self {
-        Self { model: VaeConfig::default(), k, epochs: 10, batch_size: 128, lr: 1e-3, seed: 42 }
+        Self { model: VaeConfig::default(), k }
     }
 }
 
-/// Pixels 0-255 to 0/1 values: each pixel is 1 with probability `value / 255`.
-pub fn binarize(pixels: &[u8], rng: &mut SeededRng) -> Result<Vec<f32>> {
-    let u = rng.uniform_vec(pixels.len(), 0.0, 1.0)?;
-    Ok(pixels.iter().zip(u).map(|(&p, u)| if u < p as f32 / 255.0 { 1.0 } else { 0.0 }).collect())
+/// The IWAE: a [`Vae`] trained on the `k`-sample bound.
+pub struct Iwae {
+    pub vae: Vae,
 }
 
 // ANCHOR: bound
@@ -64,36 +60,31 @@ pub fn negative_iw_bound(model: &Vae, x: &Tensor, eps: &Tensor) -> Result<Tensor
 }
 // ANCHOR_END: bound
 
-/// Trains a model on `train` pixels (bytes, `n * 784`), binarized anew each epoch. Calls
-/// `on_epoch(epoch, mean training loss)` after each epoch; returns the model and its variables.
-pub fn train(
-    cfg: &IwaeConfig,
-    train: &[u8],
-    dev: &Device,
-    on_epoch: impl FnMut(usize, f64),
-) -> std::result::Result<(Vae, VarMap), TrainError> {
-    let d = cfg.model.input_dim;
-    let n = train.len() / d;
-    let varmap = VarMap::new();
-    let model = build_model(cfg.model, &varmap, dev)?;
-    init::pytorch_default_init(&varmap, cfg.seed)?;
-    let mut opt = Adam::new(named_vars(&varmap)?, cfg.lr)?;
-    // The digits binarized for the current epoch: drawn anew when the epoch changes.
-    let mut binarized: (usize, Vec<f32>) = (0, Vec::new());
-    let step = |epoch: usize, idx: &[u32], noise: &mut SeededRng| -> Result<Tensor> {
-        if binarized.0 != epoch {
-            binarized = (epoch, binarize(train, &mut SeededRng::derived(cfg.seed, "binarize", epoch as u64))?);
-        }
-        let mut xb = Vec::with_capacity(idx.len() * d);
-        for &i in idx {
-            xb.extend_from_slice(&binarized.1[i as usize * d..(i as usize + 1) * d]);
-        }
-        let x = Tensor::from_vec(xb, (idx.len(), d), dev)?;
-        let eps = noise.normal(&[cfg.k, idx.len(), cfg.model.latent_dim], dev)?;
-        negative_iw_bound(&model, &x, &eps)
-    };
-    fit_autograd(&mut opt, n, cfg.epochs, cfg.batch_size, cfg.seed, step, on_epoch)?;
-    Ok((model, varmap))
+impl Model for Iwae {
+    type Config = IwaeConfig;
+    type Data = BinarizedImages;
+    const NAME: &'static str = "iwae";
+
+    fn new(cfg: &IwaeConfig, vb: VarBuilder) -> Result<Self> {
+        Ok(Self { vae: Vae::new(cfg.model, vb)? })
+    }
+
+    fn rows(data: &BinarizedImages) -> usize {
+        data.train_len()
+    }
+
+    fn loss(&self, cfg: &IwaeConfig, data: &BinarizedImages, at: Step, noise: &mut SeededRng) -> Result<LossTerms> {
+        let x = data.batch(at.epoch, at.rows)?;
+        let eps = noise.normal(&[cfg.k, at.rows.len(), cfg.model.latent_dim], x.device())?;
+        Ok(LossTerms::plain(negative_iw_bound(&self.vae, &x, &eps)?))
+    }
+
+    /// The negative `k`-sample bound of the test digits, and the negative ELBO (`k = 1`).
+    fn evaluate(&self, cfg: &IwaeConfig, data: &BinarizedImages, seed: u64) -> Result<Score> {
+        let loss = -mean_bound(&self.vae, &data.test, cfg.k, seed)?;
+        let elbo = if cfg.k == 1 { loss } else { -mean_bound(&self.vae, &data.test, 1, seed)? };
+        Ok(Score { loss, terms: vec![("negative_elbo".into(), elbo)] })
+    }
 }
 
 /// The mean `k`-sample bound over the rows of `x` (nats per image, higher is better), computed a
@@ -119,10 +110,4 @@ pub fn mean_bound(model: &Vae, x: &Tensor, k: usize, seed: u64) -> Result<f64> {
 pub fn active_units(model: &Vae, x: &Tensor) -> Result<usize> {
     let mu = crate::latent::encode_means(model, x)?;
     Ok(crate::latent::mean_variances(&mu)?.iter().filter(|v| **v > 0.01).count())
-}
-
-/// Binarized test images `(n, 784)` with a fixed seed, the same for every model.
-pub fn binarized_images(pixels: &[u8], dim: usize, seed: u64, dev: &Device) -> Result<Tensor> {
-    let values = binarize(pixels, &mut SeededRng::derived(seed, "test-binarization", 0))?;
-    Tensor::from_vec(values, (pixels.len() / dim, dim), dev)?.to_dtype(DType::F32)
 }

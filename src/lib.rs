@@ -10,6 +10,7 @@ pub mod amortize;
 pub mod anomaly;
 pub mod bayes;
 pub mod checkpoint;
+pub mod cli;
 pub mod conv_vae;
 pub mod cvae;
 pub mod data;

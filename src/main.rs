@@ -1,17 +1,14 @@
-//! `vae`: train the classic VAE on the embedded MNIST subset (or a folder of MNIST files), sample
-//! from it, reconstruct with it, and regenerate the book's figures.
+//! `vae`: train any model of the book on the embedded data (or a folder of MNIST files), evaluate,
+//! sample from and reconstruct with a saved model, and regenerate the book's figures.
 
-use anyhow::{Context, Result, bail};
-use candle_core::Device;
-use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use anyhow::Result;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::{Path, PathBuf};
-use vae_book::data::Mnist;
-use vae_book::train::{self, TrainConfig, Trainer};
-use vae_book::{figures, report};
+use vae_book::cli::{self, TrainArgs, mlp};
+use vae_book::{dispatch_model, report};
 
 #[derive(Parser)]
-#[command(name = "vae", version, about = "Variational autoencoders on MNIST with candle")]
+#[command(name = "vae", version, about = "Variational autoencoders with candle: the models of the book")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -19,9 +16,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a VAE; writes checkpoint.safetensors, metrics.json and figures into --out.
-    Train(TrainArgs),
-    /// Draw an 8x8 grid of samples from the prior of a trained model.
+    /// Train a model; writes checkpoint.safetensors, metrics.json and figures into --out.
+    Train(Box<TrainArgs>),
+    /// Test numbers of a saved model: the negative ELBO and -log p(x) by importance sampling.
+    Eval {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Importance samples per example.
+        #[arg(long, default_value_t = 1000)]
+        k: usize,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+    /// Draw from a saved model: a grid of images, or sentences printed for the text model.
     Sample {
         #[arg(long, default_value = "runs/mlp-vae/checkpoint.safetensors")]
         checkpoint: PathBuf,
@@ -32,18 +39,15 @@ enum Command {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
-    /// Draw test digits above their reconstructions by a trained model.
+    /// Draw test images above their reconstructions by a saved image model.
     Reconstruct {
         #[arg(long, default_value = "runs/mlp-vae/checkpoint.safetensors")]
         checkpoint: PathBuf,
         #[arg(long, default_value = "reconstructions.png")]
         out: PathBuf,
-        /// How many test digits.
+        /// How many test images.
         #[arg(long, default_value_t = 10)]
         n: usize,
-        /// Folder with MNIST IDX files (default: the embedded subset).
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
         #[arg(long, default_value = "cpu")]
         device: String,
     },
@@ -59,211 +63,67 @@ enum Command {
     },
 }
 
-#[derive(Args)]
-struct TrainArgs {
-    /// Passes over the training set [default: 10].
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Dimensions of z [default: 20].
-    #[arg(long)]
-    latent_dim: Option<usize>,
-    /// Hidden units of encoder and decoder [default: 400].
-    #[arg(long)]
-    hidden: Option<usize>,
-    /// Images per step [default: 128].
-    #[arg(long)]
-    batch_size: Option<usize>,
-    /// Adam learning rate [default: 0.001].
-    #[arg(long)]
-    lr: Option<f64>,
-    /// Seeds weights, shuffling and noise [default: 42].
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Weight of the KL term: 1 trains the VAE, other values a beta-VAE [default: 1].
-    #[arg(long)]
-    beta: Option<f64>,
-    /// Folder with MNIST or Fashion-MNIST IDX files (default: the embedded 10,000-digit subset).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Use only the first N training images.
-    #[arg(long)]
-    train_size: Option<usize>,
-    /// Use only the first N test images.
-    #[arg(long)]
-    test_size: Option<usize>,
-    /// Output folder.
-    #[arg(long, default_value = "runs/mlp-vae")]
-    out: PathBuf,
-    /// Continue the run saved in --out (flags given must match the saved run, except --epochs).
-    #[arg(long)]
-    resume: bool,
-    /// Start afresh even if --out already holds a checkpoint (it is replaced).
-    #[arg(long, conflicts_with = "resume")]
-    overwrite: bool,
-    /// cpu, cuda, or auto (cuda when built with --features cuda and a GPU is present).
-    #[arg(long, default_value = "cpu")]
-    device: String,
-}
-
-impl TrainArgs {
-    /// The flags given, applied over `base` (the defaults, or a saved run's configuration).
-    fn apply(&self, mut cfg: TrainConfig) -> TrainConfig {
-        if let Some(v) = self.epochs {
-            cfg.epochs = v
+/// `vae train`: the model named by --model, or with --resume and no --model, the one saved in --out.
+fn train(mut args: TrainArgs) -> Result<()> {
+    if args.resume && args.model.is_none() {
+        let ckpt = args.out_dir()?.join("checkpoint.safetensors");
+        if ckpt.exists() {
+            args.model = Some(saved_name(&ckpt)?);
         }
-        if let Some(v) = self.latent_dim {
-            cfg.model.latent_dim = v
+    } else if args.resume {
+        let ckpt = args.out_dir()?.join("checkpoint.safetensors");
+        let asked = args.model_info()?.name;
+        if ckpt.exists() && saved_name(&ckpt)? != asked {
+            anyhow::bail!("{} holds a '{}' model, not a '{asked}' model", ckpt.display(), saved_name(&ckpt)?);
         }
-        if let Some(v) = self.hidden {
-            cfg.model.hidden = v
-        }
-        if let Some(v) = self.batch_size {
-            cfg.batch_size = v
-        }
-        if let Some(v) = self.lr {
-            cfg.lr = v
-        }
-        if let Some(v) = self.seed {
-            cfg.seed = v
-        }
-        if let Some(v) = self.beta {
-            cfg.beta = v
-        }
-        if self.data_dir.is_some() {
-            cfg.data_dir = self.data_dir.clone()
-        }
-        if self.train_size.is_some() {
-            cfg.train_size = self.train_size
-        }
-        if self.test_size.is_some() {
-            cfg.test_size = self.test_size
-        }
-        cfg
+    }
+    match args.model_info()?.name {
+        "mlp" => mlp::train_mlp(&args),
+        name => dispatch_model!(name, train_with(&args)),
     }
 }
 
-fn device(name: &str) -> Result<Device> {
-    match name {
-        "cpu" => Ok(Device::Cpu),
-        "auto" => Ok(Device::cuda_if_available(0)?),
-        "cuda" => Device::new_cuda(0).context(
-            "cannot use the GPU: build with `cargo run --release --features cuda` on a machine with an NVIDIA GPU",
-        ),
-        other => bail!("unknown --device {other:?}: use cpu, cuda or auto"),
-    }
+fn train_with<M: cli::CliModel>(args: &TrainArgs) -> Result<()> {
+    cli::train_model::<M>(args)
 }
 
-fn check_config(cfg: &TrainConfig) -> Result<()> {
-    let positive = [
-        ("--epochs", cfg.epochs),
-        ("--latent-dim", cfg.model.latent_dim),
-        ("--hidden", cfg.model.hidden),
-        ("--batch-size", cfg.batch_size),
-    ];
-    for (flag, v) in positive {
-        if v == 0 {
-            bail!("{flag} must be at least 1");
-        }
-    }
-    if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
-        bail!("--lr must be a positive number, got {}", cfg.lr);
-    }
-    Ok(())
+/// The model a checkpoint holds, by its `vae train --model` name.
+fn saved_name(path: &Path) -> Result<String> {
+    let name = cli::checkpoint_model(path)?;
+    Ok(if name == vae_book::train::MODEL_KIND { "mlp".into() } else { name })
 }
 
-fn train(args: TrainArgs) -> Result<()> {
-    let dev = device(&args.device)?;
-    let ckpt_path = args.out.join("checkpoint.safetensors");
-    let mut trainer = if args.resume {
-        if !ckpt_path.exists() {
-            bail!("--resume: there is no checkpoint at {} to continue", ckpt_path.display());
-        }
-        let cfg = args.apply(train::saved_config(&ckpt_path)?);
-        check_config(&cfg)?;
-        let t = Trainer::resume(&ckpt_path, cfg, &dev)?;
-        println!("resuming {} after epoch {}", ckpt_path.display(), t.history.len());
-        t
-    } else {
-        if ckpt_path.exists() && !args.overwrite {
-            bail!(
-                "{} already holds a checkpoint: pass --resume to continue it, --overwrite to start again, \
-                 or choose another --out",
-                args.out.display()
-            );
-        }
-        let cfg = args.apply(TrainConfig::default());
-        check_config(&cfg)?;
-        Trainer::new(cfg, &dev)?
-    };
-    let cfg = trainer.cfg.clone();
-    println!(
-        "seed {} | data: {} ({} train, {} test) | model {}-{}-{} | batch {} | lr {} | device {:?}",
-        cfg.seed,
-        trainer.data.source,
-        trainer.data.train.len(),
-        trainer.data.test.len(),
-        cfg.model.input_dim,
-        cfg.model.hidden,
-        cfg.model.latent_dim,
-        cfg.batch_size,
-        cfg.lr,
-        dev
-    );
-    let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} batches, loss {msg} ({eta})")?
-        .progress_chars("=> ");
-    while trainer.next_epoch() <= cfg.epochs {
-        let epoch = trainer.next_epoch();
-        let bar = ProgressBar::new(trainer.batches_per_epoch() as u64).with_style(style.clone());
-        bar.set_prefix(format!("{epoch}/{}", cfg.epochs));
-        let result = trainer.train_epoch(|b, loss| {
-            bar.set_position(b as u64);
-            bar.set_message(format!("{loss:.2}"));
-        });
-        bar.finish_and_clear();
-        let m = result?;
-        println!(
-            "epoch {:>3}/{}  train {:.2}  test {:.2} (recon {:.2} + kl {:.2}) nats/image  {:.1} s",
-            m.epoch, cfg.epochs, m.train_loss, m.test_loss, m.recon, m.kl, m.seconds
-        );
-        trainer.save(&ckpt_path)?;
-        report::write_metrics(&args.out.join("metrics.json"), &trainer)?;
-    }
-    let x_test = trainer.data.test.images(&dev)?;
-    let written = report::write_run_figures(&trainer, &x_test, &args.out)?;
-    println!("checkpoint: {}", ckpt_path.display());
-    println!("metrics:    {}", args.out.join("metrics.json").display());
-    for path in written {
-        println!("figure:     {}", path.display());
-    }
-    Ok(())
+fn eval_with<M: cli::CliModel>(path: &Path, k: usize, dev: &str) -> Result<()> {
+    cli::eval::<M>(path, k, dev)
 }
 
-fn load(path: &Path, dev: &str) -> Result<(vae_book::vae::Vae, TrainConfig)> {
-    let dev = device(dev)?;
-    let (model, _varmap, cfg) = train::load_model(path, &dev)?;
-    Ok((model, cfg))
+fn sample_with<M: cli::CliModel>(path: &Path, seed: u64, out: &Path, dev: &str) -> Result<()> {
+    cli::sample::<M>(path, seed, out, dev)
+}
+
+fn reconstruct_with<M: cli::CliModel>(path: &Path, n: usize, out: &Path, dev: &str) -> Result<()> {
+    cli::reconstruct::<M>(path, n, out, dev)
 }
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Train(args) => train(args),
-        Command::Sample { checkpoint, out, seed, device } => {
-            let (model, _) = load(&checkpoint, &device)?;
-            figures::prior_samples(&model, seed, &out)?;
-            println!("figure: {}", out.display());
-            Ok(())
-        }
-        Command::Reconstruct { checkpoint, out, n, data_dir, device } => {
-            let (model, _) = load(&checkpoint, &device)?;
-            let data = Mnist::load(data_dir.as_deref())?;
-            let x = data.test.images(model.device())?;
-            figures::reconstructions(&model, &x, n, &out)?;
-            println!("figure: {}", out.display());
-            Ok(())
-        }
-        Command::Figures { book_src, device: dev, chapters } => {
-            let dev = device(&dev)?;
+    let command = Cli::command().mut_subcommand("train", |c| c.after_help(cli::models_help()));
+    let parsed = Cli::from_arg_matches(&command.get_matches())?;
+    match parsed.command {
+        Command::Train(args) => train(*args),
+        Command::Eval { checkpoint, k, device } => match saved_name(&checkpoint)?.as_str() {
+            "mlp" => mlp::eval(&checkpoint, k, &device),
+            name => dispatch_model!(name, eval_with(&checkpoint, k, &device)),
+        },
+        Command::Sample { checkpoint, out, seed, device } => match saved_name(&checkpoint)?.as_str() {
+            "mlp" => mlp::sample(&checkpoint, seed, &out, &device),
+            name => dispatch_model!(name, sample_with(&checkpoint, seed, &out, &device)),
+        },
+        Command::Reconstruct { checkpoint, out, n, device } => match saved_name(&checkpoint)?.as_str() {
+            "mlp" => mlp::reconstruct(&checkpoint, n, &out, &device),
+            name => dispatch_model!(name, reconstruct_with(&checkpoint, n, &out, &device)),
+        },
+        Command::Figures { book_src, device, chapters } => {
+            let dev = cli::device(&device)?;
             for path in report::book_figures(&book_src, &dev, &chapters, |line| println!("{line}"))? {
                 println!("wrote {}", path.display());
             }

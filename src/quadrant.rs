@@ -10,9 +10,8 @@
 //! Here `x` is the observed part of the image and `y` the missing part; pixels are grey levels in
 //! [0, 1] scored by the Bernoulli cross-entropy, as in Pyro's example.
 
-use crate::init;
 use crate::prob::{self, SeededRng};
-use crate::train::{Fit, Schedule, TrainError, fit_with_early_stopping};
+use crate::train::{Fit, LossTerms, Model, Run, Schedule, Score, Step, TrainError};
 use candle_core::{D, DType, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
@@ -32,7 +31,9 @@ pub fn observed_mask(quadrants: usize, side: usize) -> Result<Vec<f32>> {
     Ok((0..side * side).map(|i| if seen(i / side, i % side) { 1.0 } else { 0.0 }).collect())
 }
 
-/// One completion task: images, which pixels are shown, and the network inputs built from them.
+/// One completion task: images, which pixels are shown, and the network inputs built from them
+/// (cheap to clone: tensors are shared).
+#[derive(Clone)]
 pub struct Task {
     /// The whole images, `(n, side * side)`, grey levels.
     pub images: Tensor,
@@ -237,6 +238,39 @@ impl QuadrantCvae {
 }
 // ANCHOR_END: cvae
 
+/// The baseline's data: the training task and the validation task that early stopping watches.
+pub struct BaselineData {
+    pub task: Task,
+    pub valid: Task,
+}
+
+impl Model for Baseline {
+    type Config = QuadrantConfig;
+    type Data = BaselineData;
+    const NAME: &'static str = "quadrant-baseline";
+
+    fn new(cfg: &QuadrantConfig, vb: VarBuilder) -> Result<Self> {
+        Baseline::new(*cfg, vb)
+    }
+
+    fn rows(data: &BaselineData) -> usize {
+        data.task.images.dims()[0]
+    }
+
+    /// The masked cross-entropy of the missing pixels, per image.
+    fn loss(&self, _cfg: &QuadrantConfig, data: &BaselineData, at: Step, _noise: &mut SeededRng) -> Result<LossTerms> {
+        let task = &data.task;
+        let rows = Tensor::from_slice(at.rows, at.rows.len(), task.images.device())?;
+        let (input, y) = (task.input.index_select(&rows, 0)?, task.images.index_select(&rows, 0)?);
+        Ok(LossTerms::plain(masked_nll(&y, &self.forward(&input)?, &task.missing)?.mean_all()?))
+    }
+
+    fn evaluate(&self, _cfg: &QuadrantConfig, data: &BaselineData, _seed: u64) -> Result<Score> {
+        let v = &data.valid;
+        Ok(Score { loss: mean(&masked_nll(&v.images, &self.forward(&v.input)?, &v.missing)?)?, terms: Vec::new() })
+    }
+}
+
 /// Trains the baseline on `task` by the masked cross-entropy, stopping early on `valid`.
 /// `on_epoch(epoch, training loss, validation loss)`.
 pub fn train_baseline(
@@ -244,20 +278,13 @@ pub fn train_baseline(
     task: &Task,
     valid: &Task,
     schedule: Schedule,
-    on_epoch: impl FnMut(usize, f64, f64),
+    mut on_epoch: impl FnMut(usize, f64, f64),
 ) -> std::result::Result<(Baseline, VarMap, Fit), TrainError> {
-    let dev = task.images.device();
-    let varmap = VarMap::new();
-    let model = Baseline::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, dev))?;
-    init::pytorch_default_init(&varmap, schedule.seed)?;
-    let step = |_epoch: usize, idx: &[u32], _noise: &mut SeededRng| -> Result<Tensor> {
-        let rows = Tensor::from_slice(idx, idx.len(), dev)?;
-        let (input, y) = (task.input.index_select(&rows, 0)?, task.images.index_select(&rows, 0)?);
-        masked_nll(&y, &model.forward(&input)?, &task.missing)?.mean_all()
-    };
-    let valid_loss = || mean(&masked_nll(&valid.images, &model.forward(&valid.input)?, &valid.missing)?);
-    let fit = fit_with_early_stopping(&varmap, task.images.dim(0)?, schedule, step, valid_loss, on_epoch)?;
-    Ok((model, varmap, fit))
+    let data = BaselineData { task: task.clone(), valid: valid.clone() };
+    let mut run = Run::<Baseline>::new(cfg, schedule.into(), task.images.device())?;
+    run.fit(&data, |e| on_epoch(e.epoch, e.train_loss, e.eval.loss))?;
+    let fit = run.fit_summary();
+    Ok((run.model, run.varmap, fit))
 }
 
 fn mean(t: &Tensor) -> Result<f64> {
@@ -271,6 +298,59 @@ pub fn baseline_guess(baseline: &Baseline, task: &Task) -> Result<Tensor> {
     Ok(task.completed_with(&candle_nn::ops::sigmoid(&baseline.forward(&task.input)?)?)?.detach())
 }
 
+/// The CVAE's data: both tasks with the frozen baseline's guesses (the prior network's input),
+/// and the fixed noise of the validation score.
+pub struct CvaeData {
+    pub task: Task,
+    pub valid: Task,
+    pub guess: Tensor,
+    pub valid_guess: Tensor,
+    pub valid_eps: Tensor,
+}
+
+impl CvaeData {
+    /// The tasks with `baseline`'s guesses; validation noise drawn from `seed`.
+    pub fn new(baseline: &Baseline, task: &Task, valid: &Task, latent_dim: usize, seed: u64) -> Result<Self> {
+        let dev = task.images.device();
+        Ok(Self {
+            task: task.clone(),
+            valid: valid.clone(),
+            guess: baseline_guess(baseline, task)?,
+            valid_guess: baseline_guess(baseline, valid)?,
+            valid_eps: SeededRng::derived(seed, "quadrant-valid", 0).normal(&[valid.size()?, latent_dim], dev)?,
+        })
+    }
+}
+
+impl Model for QuadrantCvae {
+    type Config = QuadrantConfig;
+    type Data = CvaeData;
+    const NAME: &'static str = "quadrant";
+
+    fn new(cfg: &QuadrantConfig, vb: VarBuilder) -> Result<Self> {
+        QuadrantCvae::new(*cfg, vb)
+    }
+
+    fn rows(data: &CvaeData) -> usize {
+        data.task.images.dims()[0]
+    }
+
+    /// The negative ELBO of `-log p(y | x)` per image.
+    fn loss(&self, cfg: &QuadrantConfig, data: &CvaeData, at: Step, noise: &mut SeededRng) -> Result<LossTerms> {
+        let dev = data.task.images.device();
+        let rows = Tensor::from_slice(at.rows, at.rows.len(), dev)?;
+        let eps = noise.normal(&[at.rows.len(), cfg.latent_dim], dev)?;
+        let guess = data.guess.index_select(&rows, 0)?;
+        Ok(LossTerms::plain(self.negative_elbo(&data.task.rows(&rows)?, &guess, &eps)?.mean_all()?))
+    }
+
+    /// The validation negative ELBO, one fixed draw per image.
+    fn evaluate(&self, _cfg: &QuadrantConfig, data: &CvaeData, _seed: u64) -> Result<Score> {
+        let loss = mean(&self.negative_elbo(&data.valid, &data.valid_guess, &data.valid_eps)?)?;
+        Ok(Score { loss, terms: Vec::new() })
+    }
+}
+
 /// Trains the CVAE on `task`, with the trained baseline's guesses as the prior network's input,
 /// stopping early on the negative ELBO of `valid` (one fixed draw per image).
 pub fn train_cvae(
@@ -279,26 +359,15 @@ pub fn train_cvae(
     task: &Task,
     valid: &Task,
     schedule: Schedule,
-    on_epoch: impl FnMut(usize, f64, f64),
+    mut on_epoch: impl FnMut(usize, f64, f64),
 ) -> std::result::Result<(QuadrantCvae, VarMap, Fit), TrainError> {
-    let dev = task.images.device();
-    let varmap = VarMap::new();
-    let model = QuadrantCvae::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, dev))?;
-    init::pytorch_default_init(&varmap, schedule.seed)?;
-    let (guess, valid_guess) = (baseline_guess(baseline, task)?, baseline_guess(baseline, valid)?);
-    let step = |_epoch: usize, idx: &[u32], noise: &mut SeededRng| -> Result<Tensor> {
-        let rows = Tensor::from_slice(idx, idx.len(), dev)?;
-        let eps = noise.normal(&[idx.len(), cfg.latent_dim], dev)?;
-        model.negative_elbo(&task.rows(&rows)?, &guess.index_select(&rows, 0)?, &eps)?.mean_all()
-    };
-    let valid_eps =
-        SeededRng::derived(schedule.seed, "quadrant-valid", 0).normal(&[valid.size()?, cfg.latent_dim], dev)?;
-    let valid_loss = || mean(&model.negative_elbo(valid, &valid_guess, &valid_eps)?);
-    let fit = fit_with_early_stopping(&varmap, task.images.dim(0)?, schedule, step, valid_loss, on_epoch)?;
-    Ok((model, varmap, fit))
+    let data = CvaeData::new(baseline, task, valid, cfg.latent_dim, schedule.seed)?;
+    let mut run = Run::<QuadrantCvae>::new(cfg, schedule.into(), task.images.device())?;
+    run.fit(&data, |e| on_epoch(e.epoch, e.train_loss, e.eval.loss))?;
+    let fit = run.fit_summary();
+    Ok((run.model, run.varmap, fit))
 }
 
-/// Test scores, nats per image, lower is better.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
     /// The baseline's cross-entropy: exactly its `-log p(y | x)`.

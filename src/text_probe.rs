@@ -3,9 +3,11 @@
 //! way (Adam, mini-batches, the epoch with the best validation accuracy kept), so the comparison
 //! is between the features, not between the classifiers.
 
-use crate::train::{Schedule, TrainError, fit_with_early_stopping};
-use candle_core::{D, DType, Device, Result, Tensor, Var};
-use candle_nn::{VarBuilder, VarMap};
+use crate::prob::SeededRng;
+use crate::train::{LossTerms, Model, Run, Schedule, Score, Step, TrainError};
+use candle_core::{D, DType, Device, Result, Tensor};
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
 
 /// A split's features and labels.
 pub enum Features<'a> {
@@ -24,21 +26,89 @@ impl Features<'_> {
     }
 }
 
-struct Probe {
-    weight: Var,
-    bias: Var,
+/// Softmax regression: `inputs` features to `classes` logits, weights starting at zero.
+pub struct Probe {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+/// The probe's sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ProbeConfig {
+    pub inputs: usize,
+    pub classes: usize,
+}
+
+/// A split's features, owned (cheap for dense features: tensors are shared).
+enum OwnedFeatures {
+    Dense(Tensor),
+    Words(Vec<Vec<u32>>, usize),
+}
+
+impl OwnedFeatures {
+    fn new(f: &Features) -> Self {
+        match f {
+            Features::Dense(x) => OwnedFeatures::Dense((*x).clone()),
+            Features::Words(w, v) => OwnedFeatures::Words(w.to_vec(), *v),
+        }
+    }
+
+    fn borrow(&self) -> Features<'_> {
+        match self {
+            OwnedFeatures::Dense(x) => Features::Dense(x),
+            OwnedFeatures::Words(w, v) => Features::Words(w, *v),
+        }
+    }
+}
+
+/// What a probe trains on: training features and labels, the validation split whose accuracy
+/// early stopping watches, and the training mean and deviation of dense features.
+pub struct ProbeData {
+    train: OwnedFeatures,
+    labels: Tensor,
+    valid: OwnedFeatures,
+    valid_labels: Vec<u32>,
     /// Training-set mean and standard deviation of dense features (`None` for words).
     scale: Option<(Tensor, Tensor)>,
 }
 
+impl Model for Probe {
+    type Config = ProbeConfig;
+    type Data = ProbeData;
+    const NAME: &'static str = "probe";
+
+    fn new(cfg: &ProbeConfig, vb: VarBuilder) -> Result<Self> {
+        // Named without a layer prefix, so the seeded initialisation leaves them at zero.
+        let weight = vb.get_with_hints((cfg.inputs, cfg.classes), "weight", candle_nn::Init::Const(0.0))?;
+        let bias = vb.get_with_hints(cfg.classes, "bias", candle_nn::Init::Const(0.0))?;
+        Ok(Self { weight, bias })
+    }
+
+    fn rows(data: &ProbeData) -> usize {
+        data.labels.dims()[0]
+    }
+
+    fn loss(&self, _cfg: &ProbeConfig, data: &ProbeData, at: Step, _noise: &mut SeededRng) -> Result<LossTerms> {
+        let y = data.labels.index_select(&Tensor::from_slice(at.rows, at.rows.len(), data.labels.device())?, 0)?;
+        let logits = self.logits(&data.train.borrow(), at.rows, &data.scale)?;
+        Ok(LossTerms::plain(candle_nn::loss::cross_entropy(&logits, &y)?))
+    }
+
+    /// One minus the validation accuracy.
+    fn evaluate(&self, _cfg: &ProbeConfig, data: &ProbeData, _seed: u64) -> Result<Score> {
+        let accuracy = self.accuracy(&data.valid.borrow(), &data.valid_labels, &data.scale)?;
+        Ok(Score { loss: 1.0 - accuracy, terms: Vec::new() })
+    }
+}
+
 impl Probe {
-    fn logits(&self, f: &Features, rows: &[u32]) -> Result<Tensor> {
+    fn logits(&self, f: &Features, rows: &[u32], scale: &Option<(Tensor, Tensor)>) -> Result<Tensor> {
         let dev = self.weight.device();
         let idx = Tensor::from_slice(rows, rows.len(), dev)?;
-        let x = match (f, &self.scale) {
+        let x = match (f, scale) {
             (Features::Dense(x), Some((mean, sd))) => {
                 let x = x.detach().index_select(&idx, 0)?.broadcast_sub(mean)?.broadcast_div(sd)?;
-                x.matmul(self.weight.as_tensor())?
+                x.matmul(&self.weight)?
             }
             (Features::Words(words, _), _) => {
                 // A bag of words times a weight matrix = the mean of the words' weight rows.
@@ -52,17 +122,16 @@ impl Probe {
                     }
                 }
                 let classes = self.weight.dim(1)?;
-                let picked =
-                    self.weight.as_tensor().index_select(&Tensor::from_vec(ids, rows.len() * longest, dev)?, 0)?;
+                let picked = self.weight.index_select(&Tensor::from_vec(ids, rows.len() * longest, dev)?, 0)?;
                 let w = Tensor::from_vec(w, (rows.len(), longest, 1), dev)?;
                 picked.reshape((rows.len(), longest, classes))?.broadcast_mul(&w)?.sum(1)?
             }
             _ => candle_core::bail!("dense features need their training mean and deviation"),
         };
-        x.broadcast_add(self.bias.as_tensor())
+        x.broadcast_add(&self.bias)
     }
 
-    fn accuracy(&self, f: &Features, labels: &[u32]) -> Result<f64> {
+    fn accuracy(&self, f: &Features, labels: &[u32], scale: &Option<(Tensor, Tensor)>) -> Result<f64> {
         let n = f.len()?;
         if n != labels.len() {
             candle_core::bail!("{n} feature rows but {} labels", labels.len());
@@ -70,7 +139,7 @@ impl Probe {
         let mut right = 0usize;
         let rows: Vec<u32> = (0..n as u32).collect();
         for chunk in rows.chunks(1024) {
-            let guess = self.logits(f, chunk)?.argmax(D::Minus1)?.to_vec1::<u32>()?;
+            let guess = self.logits(f, chunk, scale)?.argmax(D::Minus1)?.to_vec1::<u32>()?;
             right += guess.iter().zip(chunk).filter(|(g, r)| **g == labels[**r as usize]).count();
         }
         Ok(right as f64 / n.max(1) as f64)
@@ -102,8 +171,6 @@ pub fn probe(
         return Err(candle_core::Error::Msg(format!("label {bad} is not below the {classes} classes")).into());
     }
     let dev = Device::Cpu;
-    let varmap = VarMap::new();
-    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
     let (inputs, scale) = match &train.0 {
         Features::Dense(x) => {
             let x = x.to_dtype(DType::F32)?;
@@ -113,21 +180,20 @@ pub fn probe(
         }
         Features::Words(_, vocab) => (*vocab, None),
     };
-    vb.get_with_hints((inputs, classes), "weight", candle_nn::Init::Const(0.0))?;
-    vb.get_with_hints(classes, "bias", candle_nn::Init::Const(0.0))?;
-    let vars = varmap.data().lock().map_err(|_| candle_core::Error::Msg("VarMap lock poisoned".into()))?.clone();
-    let probe = Probe { weight: vars["weight"].clone(), bias: vars["bias"].clone(), scale };
-    let labels = Tensor::from_slice(train.1, n, &dev)?;
-    let step = |_epoch: usize, idx: &[u32], _noise: &mut crate::prob::SeededRng| -> Result<Tensor> {
-        let y = labels.index_select(&Tensor::from_slice(idx, idx.len(), &dev)?, 0)?;
-        candle_nn::loss::cross_entropy(&probe.logits(&train.0, idx)?, &y)
+    let data = ProbeData {
+        train: OwnedFeatures::new(&train.0),
+        labels: Tensor::from_slice(train.1, n, &dev)?,
+        valid: OwnedFeatures::new(&valid.0),
+        valid_labels: valid.1.to_vec(),
+        scale,
     };
-    let valid_loss = || probe.accuracy(&valid.0, valid.1).map(|a| 1.0 - a);
-    let fit = fit_with_early_stopping(&varmap, n, schedule, step, valid_loss, |_, _, _| {})?;
+    let mut run = Run::<Probe>::new(ProbeConfig { inputs, classes }, schedule.into(), &dev)?;
+    run.fit(&data, |_| {})?;
+    let probe = &run.model;
     Ok(ProbeScore {
-        valid_accuracy: probe.accuracy(&valid.0, valid.1)?,
-        test_accuracy: probe.accuracy(&test.0, test.1)?,
-        best_epoch: fit.best_epoch,
+        valid_accuracy: probe.accuracy(&valid.0, valid.1, &data.scale)?,
+        test_accuracy: probe.accuracy(&test.0, test.1, &data.scale)?,
+        best_epoch: run.best.epoch,
     })
 }
 

@@ -8,9 +8,8 @@
 //! decoder must lean on `z`). [`RnnLm`] is the same decoder without `z`: the baseline.
 
 use crate::data::sotu::Vocabulary;
-use crate::init;
 use crate::prob::{self, SeededRng};
-use crate::train::{Fit, Schedule, TrainError, fit_batches_with_early_stopping, total};
+use crate::train::{Fit, LossTerms, Model, Run, Schedule, Score, Step, StepReport, TrainError, total};
 use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::rnn::{GRU, GRUConfig, GRUState, RNN};
 use candle_nn::{Embedding, Linear, VarBuilder, VarMap};
@@ -109,6 +108,7 @@ impl TokenBatch {
 }
 
 /// One split's sentences as batches of similar length (less padding).
+#[derive(Clone)]
 pub struct TokenData {
     pub batches: Vec<TokenBatch>,
     /// `order[k]` is the index (into the sentences given to [`TokenData::new`]) of the `k`-th
@@ -484,43 +484,123 @@ pub struct KlTrace {
     pub weight: Vec<f64>,
 }
 
+/// What the sentence models train on: prepared batches of training sentences and the validation
+/// split that early stopping watches; for the command line, the test split and the vocabulary.
+pub struct SentenceSplits {
+    pub train: TokenData,
+    pub valid: TokenData,
+    pub test: Option<TokenData>,
+    pub vocab: Option<Vocabulary>,
+}
+
+/// A sentence VAE and how it is trained against posterior collapse.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TextVaeTraining {
+    pub model: TextVaeConfig,
+    pub remedies: Remedies,
+}
+
+impl Model for TextVae {
+    type Config = TextVaeTraining;
+    type Data = SentenceSplits;
+    const NAME: &'static str = "text";
+    const PREBATCHED: bool = true;
+
+    fn new(cfg: &TextVaeTraining, vb: VarBuilder) -> Result<Self> {
+        TextVae::new(cfg.model, vb)
+    }
+
+    fn rows(data: &SentenceSplits) -> usize {
+        data.train.batches.len()
+    }
+
+    /// Per token: reconstruction + weight x KL, the weight from the step's place in the schedule.
+    fn loss(&self, cfg: &TextVaeTraining, data: &SentenceSplits, at: Step, noise: &mut SeededRng) -> Result<LossTerms> {
+        let b = &data.train.batches[at.rows[0] as usize];
+        let weight = cfg.remedies.kl_weight.at(at.step as usize);
+        let inputs = b.decoder_inputs(cfg.remedies.word_dropout, noise)?;
+        let terms = self.run(b, &inputs, &noise.normal(&[b.size(), cfg.model.latent_dim], b.targets.device())?)?;
+        let kl = terms.kl.sum_all()?;
+        let per_sentence = (kl.clone() / b.size() as f64)?;
+        let objective = ((terms.nll.sum_all()? + (kl * weight)?)? / b.tokens() as f64)?;
+        let weight = Tensor::new(weight as f32, b.targets.device())?;
+        Ok(LossTerms { objective, terms: vec![("kl", per_sentence), ("kl_weight", weight)] })
+    }
+
+    /// The validation negative ELBO per sentence (full KL weight, no word dropout).
+    fn evaluate(&self, _cfg: &TextVaeTraining, data: &SentenceSplits, seed: u64) -> Result<Score> {
+        let s = vae_score(self, &data.valid, seed)?;
+        Ok(Score { loss: s.nll(), terms: vec![("recon".into(), s.recon), ("kl".into(), s.kl)] })
+    }
+}
+
+impl Model for RnnLm {
+    type Config = TextVaeConfig;
+    type Data = SentenceSplits;
+    const NAME: &'static str = "lm";
+    const PREBATCHED: bool = true;
+
+    fn new(cfg: &TextVaeConfig, vb: VarBuilder) -> Result<Self> {
+        RnnLm::new(*cfg, vb)
+    }
+
+    fn rows(data: &SentenceSplits) -> usize {
+        data.train.batches.len()
+    }
+
+    /// The negative log-likelihood per token of one length bucket.
+    fn loss(&self, _cfg: &TextVaeConfig, data: &SentenceSplits, at: Step, _noise: &mut SeededRng) -> Result<LossTerms> {
+        let b = &data.train.batches[at.rows[0] as usize];
+        Ok(LossTerms::plain((self.nll(b)?.sum_all()? / b.tokens() as f64)?))
+    }
+
+    /// The validation negative log-likelihood per sentence.
+    fn evaluate(&self, _cfg: &TextVaeConfig, data: &SentenceSplits, _seed: u64) -> Result<Score> {
+        Ok(Score { loss: lm_score(self, &data.valid)?.nll(), terms: Vec::new() })
+    }
+}
+
+impl KlTrace {
+    /// Records one training step of a text VAE; every `every` steps, a point: the mean KL per
+    /// sentence over those steps and the weight of the last.
+    pub fn record(&mut self, step: &StepReport, every: usize, pending: &mut Vec<f64>) {
+        let term = |name: &str| step.terms.iter().find(|(n, _)| *n == name).map_or(0.0, |(_, v)| *v);
+        pending.push(term("kl"));
+        if pending.len() == every.max(1) {
+            self.step.push(self.step.len() * every.max(1) + every.max(1));
+            self.kl.push(pending.iter().sum::<f64>() / every.max(1) as f64);
+            self.weight.push(term("kl_weight"));
+            pending.clear();
+        }
+    }
+}
+
+fn splits(train: &TokenData, valid: &TokenData) -> (SentenceSplits, Device) {
+    let dev = train.batches.first().map(|b| b.targets.device().clone()).unwrap_or(Device::Cpu);
+    (SentenceSplits { train: train.clone(), valid: valid.clone(), test: None, vocab: None }, dev)
+}
+
 /// Trains a text VAE (one Adam step per length bucket; loss per token = reconstruction + weight x
-/// KL), stopping early on the validation negative ELBO (full weight, no word dropout).
+/// KL), stopping early on the validation negative ELBO (full weight, no word dropout); records
+/// the KL every `trace_every` steps.
 pub fn train_vae(
     cfg: TextVaeConfig,
     remedies: Remedies,
     (train, valid): (&TokenData, &TokenData),
     schedule: Schedule,
     trace_every: usize,
-    on_epoch: impl FnMut(usize, f64, f64),
+    mut on_epoch: impl FnMut(usize, f64, f64),
 ) -> std::result::Result<(TextVae, VarMap, Fit, KlTrace), TrainError> {
-    let dev = train.batches.first().map(|b| b.targets.device().clone()).unwrap_or(Device::Cpu);
-    let varmap = VarMap::new();
-    let model = TextVae::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
-    init::pytorch_default_init(&varmap, schedule.seed)?;
-    let (mut step_count, mut trace, mut kl_sum) = (0usize, KlTrace::default(), 0.0);
-    let step = |_epoch: usize, batch: usize, noise: &mut SeededRng| -> Result<Tensor> {
-        let b = &train.batches[batch];
-        let weight = remedies.kl_weight.at(step_count);
-        let terms = model.run(
-            b,
-            &b.decoder_inputs(remedies.word_dropout, noise)?,
-            &noise.normal(&[b.size(), cfg.latent_dim], &dev)?,
-        )?;
-        let kl = terms.kl.sum_all()?;
-        kl_sum += kl.to_scalar::<f32>()? as f64 / b.size() as f64;
-        step_count += 1;
-        if step_count % trace_every.max(1) == 0 {
-            trace.step.push(step_count);
-            trace.kl.push(kl_sum / trace_every.max(1) as f64);
-            trace.weight.push(weight);
-            kl_sum = 0.0;
-        }
-        (terms.nll.sum_all()? + (kl * weight)?)? / b.tokens() as f64
-    };
-    let valid_loss = || vae_score(&model, valid, schedule.seed).map(|s| s.nll());
-    let fit = fit_batches_with_early_stopping(&varmap, train.batches.len(), schedule, step, valid_loss, on_epoch)?;
-    Ok((model, varmap, fit, trace))
+    let (data, dev) = splits(train, valid);
+    let mut run = Run::<TextVae>::new(TextVaeTraining { model: cfg, remedies }, schedule.into(), &dev)?;
+    let (mut trace, mut pending) = (KlTrace::default(), Vec::new());
+    run.fit_observed(
+        &data,
+        |s| trace.record(s, trace_every, &mut pending),
+        |e| on_epoch(e.epoch, e.train_loss, e.eval.loss),
+    )?;
+    let fit = run.fit_summary();
+    Ok((run.model, run.varmap, fit, trace))
 }
 
 /// Trains the language model like [`train_vae`] (loss per token, early stopping on validation).
@@ -528,19 +608,13 @@ pub fn train_lm(
     cfg: TextVaeConfig,
     (train, valid): (&TokenData, &TokenData),
     schedule: Schedule,
-    on_epoch: impl FnMut(usize, f64, f64),
+    mut on_epoch: impl FnMut(usize, f64, f64),
 ) -> std::result::Result<(RnnLm, VarMap, Fit), TrainError> {
-    let dev = train.batches.first().map(|b| b.targets.device().clone()).unwrap_or(Device::Cpu);
-    let varmap = VarMap::new();
-    let model = RnnLm::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
-    init::pytorch_default_init(&varmap, schedule.seed)?;
-    let step = |_epoch: usize, batch: usize, _noise: &mut SeededRng| -> Result<Tensor> {
-        let b = &train.batches[batch];
-        model.nll(b)?.sum_all()? / b.tokens() as f64
-    };
-    let valid_loss = || lm_score(&model, valid).map(|s| s.nll());
-    let fit = fit_batches_with_early_stopping(&varmap, train.batches.len(), schedule, step, valid_loss, on_epoch)?;
-    Ok((model, varmap, fit))
+    let (data, dev) = splits(train, valid);
+    let mut run = Run::<RnnLm>::new(cfg, schedule.into(), &dev)?;
+    run.fit(&data, |e| on_epoch(e.epoch, e.train_loss, e.eval.loss))?;
+    let fit = run.fit_summary();
+    Ok((run.model, run.varmap, fit))
 }
 
 /// Codes along the straight line from `a` to `b` (`(1, latent)` each), `points` of them ends

@@ -12,9 +12,8 @@
 //! trajectories. [`RnnBaseline`] is the same recurrence without `z`: a deterministic model of
 //! `p(x_t | x_{<t})` whose likelihood is exact.
 
-use crate::init;
 use crate::prob::{self, SeededRng};
-use crate::train::{Fit, Schedule, TrainError, fit_batches_with_early_stopping, total};
+use crate::train::{Fit, LossTerms, Model, Run, Schedule, Score, Step, TrainError, total};
 use candle_core::{D, DType, Device, Module, Result, Tensor};
 use candle_nn::rnn::{GRU, GRUConfig, GRUState, RNN};
 use candle_nn::{Linear, VarBuilder, VarMap};
@@ -270,7 +269,8 @@ impl RnnBaseline {
 }
 // ANCHOR_END: baseline
 
-/// Sequences of one split as padded batches of similar length.
+/// Sequences of one split as padded batches of similar length (cheap to clone: tensors are shared).
+#[derive(Clone)]
 pub struct SeqData {
     pub batches: Vec<SeqBatch>,
 }
@@ -339,8 +339,89 @@ pub fn baseline_nll(model: &RnnBaseline, data: &SeqData) -> Result<f64> {
     Ok(sum / data.steps() as f64)
 }
 
-/// Trains a VRNN on `train` (one Adam step per length bucket, loss = negative ELBO per step),
-/// stopping early on the validation negative ELBO. `on_epoch(epoch, train, valid)` per time step.
+/// What the sequence models train on: prepared batches of the training split, the validation
+/// split that early stopping watches, and (for the command line) the test split.
+pub struct SeqSplits {
+    pub train: SeqData,
+    pub valid: SeqData,
+    pub test: Option<SeqData>,
+}
+
+impl Model for Vrnn {
+    type Config = VrnnConfig;
+    type Data = SeqSplits;
+    const NAME: &'static str = "vrnn";
+    const PREBATCHED: bool = true;
+
+    fn new(cfg: &VrnnConfig, vb: VarBuilder) -> Result<Self> {
+        Vrnn::new(*cfg, vb)
+    }
+
+    fn rows(data: &SeqSplits) -> usize {
+        data.train.batches.len()
+    }
+
+    /// The negative ELBO per time step of one length bucket.
+    fn loss(&self, cfg: &VrnnConfig, data: &SeqSplits, at: Step, noise: &mut SeededRng) -> Result<LossTerms> {
+        let b = &data.train.batches[at.rows[0] as usize];
+        let (t, n, _) = b.x.dims3()?;
+        let terms = self.run(b, &noise.normal(&[t, n, cfg.latent_dim], b.x.device())?, false)?;
+        let steps = b.steps() as f64;
+        let (recon, kl) = ((terms.nll.sum_all()? / steps)?, (terms.kl.sum_all()? / steps)?);
+        let objective = ((terms.nll + terms.kl)?.sum_all()? / steps)?;
+        Ok(LossTerms { objective, terms: vec![("recon", recon), ("kl", kl)] })
+    }
+
+    /// The validation negative ELBO per time step, one fixed draw from `seed`.
+    fn evaluate(&self, _cfg: &VrnnConfig, data: &SeqSplits, seed: u64) -> Result<Score> {
+        let (recon, kl) = vrnn_elbo(self, &data.valid, seed)?;
+        Ok(Score { loss: recon + kl, terms: vec![("recon".into(), recon), ("kl".into(), kl)] })
+    }
+}
+
+impl Model for RnnBaseline {
+    type Config = VrnnConfig;
+    type Data = SeqSplits;
+    const NAME: &'static str = "rnn";
+    const PREBATCHED: bool = true;
+
+    fn new(cfg: &VrnnConfig, vb: VarBuilder) -> Result<Self> {
+        RnnBaseline::new(*cfg, vb)
+    }
+
+    fn rows(data: &SeqSplits) -> usize {
+        data.train.batches.len()
+    }
+
+    /// The exact negative log-likelihood per time step of one length bucket.
+    fn loss(&self, _cfg: &VrnnConfig, data: &SeqSplits, at: Step, _noise: &mut SeededRng) -> Result<LossTerms> {
+        let b = &data.train.batches[at.rows[0] as usize];
+        Ok(LossTerms::plain((self.nll(b)?.sum_all()? / b.steps() as f64)?))
+    }
+
+    fn evaluate(&self, _cfg: &VrnnConfig, data: &SeqSplits, _seed: u64) -> Result<Score> {
+        Ok(Score { loss: baseline_nll(self, &data.valid)?, terms: Vec::new() })
+    }
+}
+
+/// Trains model `M` on `train` with early stopping on `valid` (one Adam step per length bucket);
+/// `on_epoch(epoch, train, valid)` per time step.
+fn train_sequences<M: Model<Config = VrnnConfig, Data = SeqSplits>>(
+    cfg: VrnnConfig,
+    (train, valid): (&SeqData, &SeqData),
+    schedule: Schedule,
+    mut on_epoch: impl FnMut(usize, f64, f64),
+) -> std::result::Result<(Run<M>, Fit), TrainError> {
+    let dev = train.batches.first().map(|b| b.x.device().clone()).unwrap_or(Device::Cpu);
+    let data = SeqSplits { train: train.clone(), valid: valid.clone(), test: None };
+    let mut run = Run::<M>::new(cfg, schedule.into(), &dev)?;
+    run.fit(&data, |e| on_epoch(e.epoch, e.train_loss, e.eval.loss))?;
+    let fit = run.fit_summary();
+    Ok((run, fit))
+}
+
+/// Trains a VRNN on `train` (loss = negative ELBO per step), stopping early on the validation
+/// negative ELBO; the best epoch's weights are kept.
 pub fn train_vrnn(
     cfg: VrnnConfig,
     train: &SeqData,
@@ -348,19 +429,8 @@ pub fn train_vrnn(
     schedule: Schedule,
     on_epoch: impl FnMut(usize, f64, f64),
 ) -> std::result::Result<(Vrnn, VarMap, Fit), TrainError> {
-    let dev = train.batches.first().map(|b| b.x.device().clone()).unwrap_or(Device::Cpu);
-    let varmap = VarMap::new();
-    let model = Vrnn::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
-    init::pytorch_default_init(&varmap, schedule.seed)?;
-    let step = |_epoch: usize, batch: usize, noise: &mut SeededRng| -> Result<Tensor> {
-        let b = &train.batches[batch];
-        let (t, n, _) = b.x.dims3()?;
-        let terms = model.run(b, &noise.normal(&[t, n, cfg.latent_dim], &dev)?, false)?;
-        (terms.nll + terms.kl)?.sum_all()? / b.steps() as f64
-    };
-    let valid_loss = || vrnn_elbo(&model, valid, schedule.seed).map(|(r, k)| r + k);
-    let fit = fit_batches_with_early_stopping(&varmap, train.batches.len(), schedule, step, valid_loss, on_epoch)?;
-    Ok((model, varmap, fit))
+    let (run, fit) = train_sequences::<Vrnn>(cfg, (train, valid), schedule, on_epoch)?;
+    Ok((run.model, run.varmap, fit))
 }
 
 /// Trains the deterministic baseline like [`train_vrnn`].
@@ -371,15 +441,6 @@ pub fn train_baseline(
     schedule: Schedule,
     on_epoch: impl FnMut(usize, f64, f64),
 ) -> std::result::Result<(RnnBaseline, VarMap, Fit), TrainError> {
-    let dev = train.batches.first().map(|b| b.x.device().clone()).unwrap_or(Device::Cpu);
-    let varmap = VarMap::new();
-    let model = RnnBaseline::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, &dev))?;
-    init::pytorch_default_init(&varmap, schedule.seed)?;
-    let step = |_epoch: usize, batch: usize, _noise: &mut SeededRng| -> Result<Tensor> {
-        let b = &train.batches[batch];
-        model.nll(b)?.sum_all()? / b.steps() as f64
-    };
-    let valid_loss = || baseline_nll(&model, valid);
-    let fit = fit_batches_with_early_stopping(&varmap, train.batches.len(), schedule, step, valid_loss, on_epoch)?;
-    Ok((model, varmap, fit))
+    let (run, fit) = train_sequences::<RnnBaseline>(cfg, (train, valid), schedule, on_epoch)?;
+    Ok((run.model, run.varmap, fit))
 }

@@ -110,3 +110,104 @@ fn bad_inputs_give_clear_errors() {
     assert_clean_failure(&vae(&["train", "--lr=-1", "--out", d]), "--lr must be a positive number");
     assert_clean_failure(&vae(&["train", "--device", "tpu", "--out", d]), "unknown --device");
 }
+
+#[test]
+fn train_help_lists_every_model() {
+    let o = vae(&["train", "--help"]);
+    assert!(o.status.success(), "{}", text(&o));
+    for m in vae_book::cli::MODELS {
+        assert!(text(&o).contains(&format!("  {:<6} {}", m.name, m.about)), "{} missing from --help", m.name);
+    }
+}
+
+#[test]
+fn wrong_model_flag_or_data_names_the_choices() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert_clean_failure(&vae(&["train", "--model", "gan", "--out", d]), "choose one of mlp, conv, iwae");
+    assert_clean_failure(&vae(&["train", "--model", "conv", "--k", "5", "--out", d]), "--model conv does not take --k");
+    assert_clean_failure(
+        &vae(&["train", "--model", "text", "--data-dir", d, "--out", d]),
+        "--model text does not take --data-dir",
+    );
+    assert_clean_failure(
+        &vae(&["train", "--model", "vrnn", "--data", "sotu", "--out", d]),
+        "does not train on --data sotu; choose chorales or mnist-rows",
+    );
+    assert_clean_failure(&vae(&["train", "--model", "mlp", "--patience", "2", "--out", d]), "does not take --patience");
+    assert_clean_failure(&vae(&["train", "--model", "iwae", "--k", "0", "--out", d]), "--k must be at least 1");
+    assert_clean_failure(&vae(&["train", "--model", "text", "--word-dropout", "1.5", "--out", d]), "--word-dropout");
+}
+
+/// `vae train --model NAME` for one epoch, `--resume` to two, `vae eval`, and the metrics schema.
+fn train_resume_eval(model: &str, extra: &[&str]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let out_s = out.to_str().unwrap().to_string();
+    let mut args = vec!["train", "--model", model, "--epochs", "1", "--out", &out_s];
+    args.extend(extra);
+    let o = vae(&args);
+    assert!(o.status.success(), "{model}: {}", text(&o));
+    assert!(text(&o).contains("seed 42") && text(&o).contains(&format!("model {model}")), "{}", text(&o));
+    // No --model: the checkpoint says which model to continue.
+    let o = vae(&["train", "--resume", "--epochs", "2", "--out", &out_s]);
+    assert!(o.status.success(), "{model}: {}", text(&o));
+    assert!(text(&o).contains("resuming"), "{}", text(&o));
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["model"], model);
+    let epochs = metrics["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 2, "{model}: {metrics}");
+    for key in ["epoch", "train_loss", "train_terms", "eval", "seconds"] {
+        assert!(!epochs[1][key].is_null(), "{model}: metrics.json lacks {key}");
+    }
+    assert!(epochs[1]["eval"]["loss"].as_f64().unwrap().is_finite());
+    let ckpt = out.join("checkpoint.safetensors");
+    let o = vae(&["eval", "--checkpoint", ckpt.to_str().unwrap(), "--k", "3"]);
+    assert!(o.status.success(), "{model}: {}", text(&o));
+    assert!(text(&o).contains("importance sampled") || text(&o).contains("exact"), "{}", text(&o));
+    // Resuming as another model is refused by name.
+    let other = if model == "conv" { "cvae" } else { "conv" };
+    assert_clean_failure(
+        &vae(&["train", "--model", other, "--resume", "--epochs", "3", "--out", &out_s]),
+        &format!("holds a '{model}' model"),
+    );
+    (dir, ckpt)
+}
+
+const IMAGES: [&str; 4] = ["--train-size", "256", "--test-size", "64"];
+
+#[test]
+fn every_image_model_trains_resumes_evaluates_and_draws() {
+    for (model, extra) in
+        [("conv", vec![]), ("iwae", vec!["--k", "2", "--hidden", "32"]), ("cvae", vec!["--hidden", "32"])]
+    {
+        let mut args = extra.clone();
+        args.extend(IMAGES);
+        let (dir, ckpt) = train_resume_eval(model, &args);
+        assert!(ckpt.parent().unwrap().join("samples.png").is_file(), "{model} draws samples after training");
+        let c = ckpt.to_str().unwrap();
+        for command in ["sample", "reconstruct"] {
+            let png = dir.path().join(format!("{command}.png"));
+            let o = vae(&[command, "--checkpoint", c, "--out", png.to_str().unwrap()]);
+            assert!(o.status.success() && png.is_file(), "{model} {command}: {}", text(&o));
+            let (w, h, levels) = png_stats(&png);
+            assert!(w > 100 && h > 50 && levels > 5, "{model} {command}: {w}x{h}, {levels} grey levels");
+        }
+    }
+}
+
+#[test]
+fn sequence_and_text_models_train_resume_and_evaluate() {
+    let small = ["--hidden", "8", "--latent-dim", "2"];
+    train_resume_eval("vrnn", &small);
+    train_resume_eval("rnn", &["--hidden", "8", "--data", "mnist-rows"]);
+    let (_dir, ckpt) = train_resume_eval("text", &["--hidden", "8", "--latent-dim", "2", "--batch-size", "256"]);
+    let o = vae(&["sample", "--checkpoint", ckpt.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let lines: Vec<&str> = std::str::from_utf8(&o.stdout).unwrap().lines().collect();
+    assert_eq!(lines.len(), 10, "ten sentences: {lines:?}");
+    assert!(lines.iter().all(|l| !l.contains("<bos>") && !l.contains("<pad>")), "{lines:?}");
+    let o = vae(&["reconstruct", "--checkpoint", ckpt.to_str().unwrap()]);
+    assert_clean_failure(&o, "--model text has no `vae reconstruct`");
+}

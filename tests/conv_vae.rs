@@ -2,9 +2,11 @@
 
 use vae_book::candle_core::{Device, Tensor};
 use vae_book::candle_nn::VarMap;
-use vae_book::conv_vae::{self, ConvVaeConfig};
+use vae_book::conv_vae::{self, ConvVae, ConvVaeConfig};
+use vae_book::data::Images;
 use vae_book::data::Mnist;
 use vae_book::prob::SeededRng;
+use vae_book::train::{Run, RunConfig};
 use vae_book::vae::{Autoencoder, negative_elbo};
 
 #[test]
@@ -33,14 +35,17 @@ fn shapes_go_down_to_the_code_and_back_to_784_pixels() {
 fn a_short_run_lowers_the_loss() {
     let dev = Device::Cpu;
     let data = Mnist::embedded().unwrap();
-    let x = data.train.take(512).images(&dev).unwrap();
-    let x_test = data.test.take(100).images(&dev).unwrap();
+    let images = Images::new(&data.train.take(512), &data.test.take(100), &dev).unwrap();
+    let x_test = images.test.clone();
     let untrained = conv_vae::build(ConvVaeConfig { latent_dim: 2 }, &VarMap::new(), 9, &dev).unwrap();
     let before = conv_vae::evaluate(&untrained, &x_test, 9).unwrap().0;
-    let mut losses = Vec::new();
-    let (model, _) =
-        conv_vae::train(ConvVaeConfig { latent_dim: 2 }, &x, 2, 64, 1e-3, 9, |_, l| losses.push(l)).unwrap();
-    let after = conv_vae::evaluate(&model, &x_test, 9).unwrap().0;
+    let schedule = RunConfig { epochs: 2, batch_size: 64, lr: 1e-3, seed: 9, patience: None };
+    let mut run = Run::<ConvVae>::new(ConvVaeConfig { latent_dim: 2 }, schedule, &dev).unwrap();
+    run.fit(&images, |_| {}).unwrap();
+    let losses: Vec<f64> = run.history.iter().map(|e| e.train_loss).collect();
+    let model = &run.model;
+    let after = conv_vae::evaluate(model, &x_test, 9).unwrap().0;
+    assert_eq!(after, run.history[1].eval.loss, "the trainer's score is the chapter's evaluation");
     assert!(losses[1] < losses[0] && after < before - 50.0, "{losses:?}, test {before} -> {after}");
     let eps = Tensor::zeros((100, 2), vae_book::candle_core::DType::F32, &dev).unwrap();
     let l = negative_elbo(&x_test, &model.forward(&x_test, &eps).unwrap()).unwrap();

@@ -1,10 +1,12 @@
 //! The conditional VAE: one-hot labels, shapes, and samples that follow their label.
 
 use vae_book::candle_core::Device;
-use vae_book::cvae::{self, CvaeConfig};
+use vae_book::cvae::{self, Cvae, CvaeConfig};
+use vae_book::data::Images;
 use vae_book::data::Mnist;
 use vae_book::latent;
 use vae_book::prob::SeededRng;
+use vae_book::train::{Run, RunConfig};
 
 #[test]
 fn one_hot_rows_and_bad_labels() {
@@ -20,13 +22,16 @@ fn conditional_samples_depend_on_their_label() {
     let dev = Device::Cpu;
     let data = Mnist::embedded().unwrap();
     let train = data.train.take(4000);
-    let x = train.images(&dev).unwrap();
-    let cfg = CvaeConfig::default();
-    let mut losses = Vec::new();
-    let (model, _) = cvae::train(cfg, &x, &train.labels, 5, 128, 1e-3, 5, |_, l| losses.push(l)).unwrap();
+    let images = Images::new(&train, &data.test.take(200), &dev).unwrap();
+    let x = images.train.clone();
+    let schedule = RunConfig { epochs: 5, batch_size: 128, lr: 1e-3, seed: 5, patience: None };
+    let mut run = Run::<Cvae>::new(CvaeConfig::default(), schedule, &dev).unwrap();
+    run.fit(&images, |_| {}).unwrap();
+    let losses: Vec<f64> = run.history.iter().map(|e| e.train_loss).collect();
+    let model = &run.model;
     assert!(losses[4] < losses[0], "{losses:?}");
     let z = SeededRng::new(6).normal(&[20, 2], &dev).unwrap();
-    let samples = cvae::generate(&model, &[1, 7], &z).unwrap();
+    let samples = cvae::generate(model, &[1, 7], &z).unwrap();
     assert_eq!(samples.dims(), &[40, 784]);
     let predicted = latent::knn_classify(&samples, &x, &train.labels, 5).unwrap();
     let right = predicted.iter().enumerate().filter(|(i, p)| **p == if *i < 20 { 1 } else { 7 }).count();

@@ -2,14 +2,16 @@
 
 use vae_book::candle_core::{Device, Tensor};
 use vae_book::candle_nn::VarMap;
+use vae_book::data::BinarizedImages;
 use vae_book::data::Mnist;
-use vae_book::iwae::{self, IwaeConfig};
+use vae_book::iwae::{self, Iwae, IwaeConfig};
 use vae_book::prob::SeededRng;
 use vae_book::train::build_model;
+use vae_book::train::{Run, RunConfig};
 use vae_book::vae::VaeConfig;
 
-fn small(k: usize, epochs: usize) -> IwaeConfig {
-    IwaeConfig { model: VaeConfig { input_dim: 784, hidden: 64, latent_dim: 4 }, epochs, seed: 3, ..IwaeConfig::new(k) }
+fn small(k: usize) -> IwaeConfig {
+    IwaeConfig { model: VaeConfig { input_dim: 784, hidden: 64, latent_dim: 4 }, k }
 }
 
 #[test]
@@ -52,12 +54,14 @@ fn one_sample_bound_is_the_single_sample_elbo() {
 fn bounds_rise_with_k_and_training_lowers_the_loss() {
     let dev = Device::Cpu;
     let data = Mnist::embedded().unwrap();
-    let train = data.train.take(1000);
-    let mut losses = Vec::new();
-    let (model, _) = iwae::train(&small(5, 2), &train.pixels, &dev, |_, l| losses.push(l)).unwrap();
+    let images = BinarizedImages::new(&data.train.take(1000), &data.test.take(200), 1, &dev).unwrap();
+    let schedule = RunConfig { epochs: 2, batch_size: 128, lr: 1e-3, seed: 3, patience: None };
+    let mut run = Run::<Iwae>::new(small(5), schedule, &dev).unwrap();
+    run.fit(&images, |_| {}).unwrap();
+    let losses: Vec<f64> = run.history.iter().map(|e| e.train_loss).collect();
     assert!(losses[1] < losses[0], "{losses:?}");
-    let x = iwae::binarized_images(&data.test.take(200).pixels, 784, 1, &dev).unwrap();
-    let b: Vec<f64> = [1, 5, 50, 500].iter().map(|&k| iwae::mean_bound(&model, &x, k, 2).unwrap()).collect();
+    let (model, x) = (&run.model.vae, &images.test);
+    let b: Vec<f64> = [1, 5, 50, 500].iter().map(|&k| iwae::mean_bound(model, x, k, 2).unwrap()).collect();
     for w in b.windows(2) {
         assert!(w[0] < w[1], "L_k must rise with k: {b:?}");
     }

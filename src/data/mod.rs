@@ -4,9 +4,11 @@
 
 pub mod chorales;
 pub mod idx;
+pub mod images;
 pub mod mnist;
 pub mod sotu;
 pub mod tabular;
 
 pub use idx::{IdxError, IdxImages, IdxLabels};
+pub use images::{BinarizedImages, Images};
 pub use mnist::{Dataset, Mnist, Split};

@@ -1,11 +1,13 @@
 //! The conditional VAE's chapter: class-conditional generation, and what the label saves the code.
 
 use super::{ReportError, generated_dir, run_to_end, write_atomic, write_json};
-use crate::cvae::{self, CvaeConfig};
+use crate::cvae::{self, Cvae, CvaeConfig};
+use crate::data::Images;
 use crate::data::Mnist;
+use crate::figures;
 use crate::latent;
-use crate::plot::ImageGrid;
 use crate::prob::SeededRng;
+use crate::train::{Run, RunConfig};
 use crate::train::{TrainConfig, quick_requested};
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
@@ -55,19 +57,20 @@ pub fn run(
 ) -> Result<(ConditionalResults, Vec<PathBuf>), ReportError> {
     let vae = run_to_end(cfg.vae.clone(), dev, log)?;
     let data: Mnist = vae.data.clone();
-    let (x_train, x_test) = (data.train.images(dev)?, data.test.images(dev)?);
+    let images = Images::from_mnist(&data, dev)?;
     let c = CvaeConfig { latent_dim: cfg.vae.model.latent_dim, ..CvaeConfig::default() };
     let v = &cfg.vae;
-    let (model, _) = cvae::train(c, &x_train, &data.train.labels, v.epochs, v.batch_size, v.lr, v.seed, |e, l| {
-        log(format!("    CVAE epoch {e}: training -ELBO {l:.2}"))
-    })?;
-    let cvae_test = cvae::evaluate(&model, &x_test, &data.test.labels, v.seed)?;
+    let schedule = RunConfig { epochs: v.epochs, batch_size: v.batch_size, lr: v.lr, seed: v.seed, patience: None };
+    let mut run = Run::<Cvae>::new(c, schedule, dev)?;
+    run.fit(&images, |e| log(format!("    CVAE epoch {}: training -ELBO {:.2}", e.epoch, e.train_loss)))?;
+    let (model, x_train) = (&run.model, &images.train);
+    let cvae_test = run.history.last().map(|e| e.eval.loss).unwrap_or(f64::NAN);
     // Generated digits, classified by their nearest training digits.
     let digits: Vec<u8> = (0..10).collect();
     let mut rng = SeededRng::derived(v.seed, "cvae-samples", 0);
     let z = rng.normal(&[cfg.samples_per_label, c.latent_dim], dev)?;
-    let samples = cvae::generate(&model, &digits, &z)?;
-    let predicted = latent::knn_classify(&samples, &x_train, &data.train.labels, 5)?;
+    let samples = cvae::generate(model, &digits, &z)?;
+    let predicted = latent::knn_classify(&samples, x_train, &data.train.labels, 5)?;
     let right = predicted.iter().enumerate().filter(|(i, p)| **p as usize == i / cfg.samples_per_label).count();
     let results = ConditionalResults {
         config: cfg.clone(),
@@ -77,21 +80,8 @@ pub fn run(
     };
     // The grid: one row per digit, one column per style code, the same codes in every row.
     let cols = 12;
-    let grid = cvae::generate(&model, &digits, &z.narrow(0, 0, cols.min(cfg.samples_per_label))?)?;
-    let images = grid.flatten_all()?.to_vec1::<f32>()?;
-    let labels: Vec<String> = digits.iter().map(|d| format!("y = {d}")).collect();
-    let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
     let path = fig_dir.join("cvae-grid.png");
-    ImageGrid {
-        images: &images,
-        side: data.test.rows,
-        rows: digits.len(),
-        cols: cols.min(cfg.samples_per_label),
-        title: "CVAE samples: one row per label, one column per code z",
-        row_labels: Some(&label_refs),
-        scale: 2,
-    }
-    .save(&path)?;
+    figures::label_grid(model, &digits, &z.narrow(0, 0, cols.min(cfg.samples_per_label))?, &path)?;
     Ok((results, vec![path]))
 }
 

@@ -2,9 +2,11 @@
 //! with a 2-D code, trained for the same epochs on the same digits.
 
 use super::{ReportError, generated_dir, run_to_end, write_atomic, write_json};
-use crate::conv_vae::{self, ConvVaeConfig};
+use crate::conv_vae::{self, ConvVae, ConvVaeConfig};
+use crate::data::Images;
 use crate::data::Mnist;
 use crate::figures;
+use crate::train::{Run, RunConfig};
 use crate::train::{TrainConfig, quick_requested};
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
@@ -73,15 +75,16 @@ pub fn run(
     if let Some(n) = cfg.mlp.test_size {
         data.test = data.test.take(n);
     }
-    let (x_train, x_test) = (data.train.images(dev)?, data.test.images(dev)?);
+    let images = Images::from_mnist(&data, dev)?;
     let ccfg = ConvVaeConfig { latent_dim: 2 };
     let m = &cfg.mlp;
-    let start = Instant::now();
-    let (model, varmap) = conv_vae::train(ccfg, &x_train, m.epochs, m.batch_size, m.lr, m.seed, |e, loss| {
-        log(format!("    conv VAE epoch {e}: training -ELBO {loss:.2}"))
-    })?;
-    let conv_seconds = start.elapsed().as_secs_f64() / m.epochs as f64;
-    let (total, recon, kl) = conv_vae::evaluate(&model, &x_test, m.seed)?;
+    let schedule = RunConfig { epochs: m.epochs, batch_size: m.batch_size, lr: m.lr, seed: m.seed, patience: None };
+    let mut conv = Run::<ConvVae>::new(ccfg, schedule, dev)?;
+    conv.fit(&images, |e| log(format!("    conv VAE epoch {}: training -ELBO {:.2}", e.epoch, e.train_loss)))?;
+    // Training steps only: the trainer also scores the test set after every epoch.
+    let conv_seconds = conv.history.iter().map(|e| e.train_seconds).sum::<f64>() / m.epochs as f64;
+    let (model, varmap, x_test) = (&conv.model, &conv.varmap, &images.test);
+    let (total, recon, kl) = conv_vae::evaluate(model, x_test, m.seed)?;
     let results = ConvResults {
         config: cfg.clone(),
         mlp_test: mlp.history.last().map(|h| h.test_loss).unwrap_or(f64::NAN),
@@ -89,14 +92,14 @@ pub fn run(
         conv_recon: recon,
         conv_kl: kl,
         mlp_parameters: parameter_count(&mlp.varmap),
-        conv_parameters: parameter_count(&varmap),
+        conv_parameters: parameter_count(varmap),
         mlp_seconds_per_epoch: mlp_seconds,
         conv_seconds_per_epoch: conv_seconds,
     };
     let manifold = fig_dir.join("conv-manifold.png");
-    figures::manifold(&model, 20, 3.0, &manifold)?;
+    figures::manifold(model, 20, 3.0, &manifold)?;
     let scatter = fig_dir.join("conv-latent.png");
-    figures::latent_scatter(&model, &x_test, &data.test.labels, &scatter)?;
+    figures::latent_scatter(model, x_test, &data.test.labels, &scatter)?;
     Ok((results, vec![manifold, scatter]))
 }
 

@@ -179,12 +179,12 @@ fn kl_by_step(model: &Vrnn, data: &SeqData, seed: u64) -> Result<Vec<f64>, Repor
     Ok(sum.iter().zip(&count).map(|(s, c)| if *c > 0.0 { s / c } else { 0.0 }).collect())
 }
 
-fn rolls_of(c: &Chorales, split: ChoraleSplit) -> Vec<Vec<f32>> {
+pub(crate) fn rolls_of(c: &Chorales, split: ChoraleSplit) -> Vec<Vec<f32>> {
     c.split(split).iter().map(|ch| c.roll(ch)).collect()
 }
 
 /// MNIST digits, binarized once with `seed`, as sequences of 28 rows of 28 pixels.
-fn digit_rows(images: &[u8], seed: u64, stream: &str) -> Result<Vec<Vec<f32>>, ReportError> {
+pub(crate) fn digit_rows(images: &[u8], seed: u64, stream: &str) -> Result<Vec<Vec<f32>>, ReportError> {
     let values = iwae::binarize(images, &mut SeededRng::derived(seed, stream, 0))?;
     Ok(values.chunks(784).map(<[f32]>::to_vec).collect())
 }

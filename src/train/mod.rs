@@ -1,6 +1,7 @@
-//! The training loop: seeded, checkpointed every epoch, resumable to the same numbers.
+//! Training: seeded, checkpointed every epoch, resumable to the same numbers.
 //!
-//! Each epoch shuffles the training set with a generator derived from `(seed, epoch)` and draws
+//! [`Run`] trains any [`Model`] (the trait in `model.rs`, the loop in `run.rs`); [`Trainer`] below
+//! trains the classic MLP VAE with its hand-written CPU step. Each epoch shuffles the training set with a generator derived from `(seed, epoch)` and draws
 //! its noise the same way, so epoch 7 is identical whether or not the run stopped after epoch 5.
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
@@ -14,13 +15,18 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod model;
+mod run;
+
+pub use model::{LossTerms, Model, Score, Step};
+pub use run::{Best, EpochRecord, RUN_FORMAT, Run, RunConfig, StepReport, json_differences, saved_model_name};
+
 /// The model kind written into checkpoints, so that another architecture's file is refused.
 pub const MODEL_KIND: &str = "mlp-vae";
-const FORMAT: &str = "vae-book-checkpoint/1";
+pub(crate) const FORMAT: &str = "vae-book-checkpoint/1";
 
 /// Everything that determines a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -406,93 +412,7 @@ fn to_json<T: Serialize>(value: &T, path: &Path) -> Result<String, CheckpointErr
     serde_json::to_string(value).map_err(|e| CheckpointError::Format { path: path.into(), msg: e.to_string() })
 }
 
-/// The autograd training loop that the IWAE, the convolutional VAE and the conditional VAE share:
-/// every epoch a seeded shuffle of the `n` training rows (the same "shuffle" and "noise" streams
-/// as [`Trainer`]), `loss_of(epoch, rows, noise)` for each batch, a stop before a non-finite loss
-/// reaches the weights, and an Adam step. Calls `on_epoch(epoch, mean training loss)`.
-#[allow(clippy::too_many_arguments)]
-pub fn fit_autograd(
-    opt: &mut Adam,
-    n: usize,
-    epochs: usize,
-    batch_size: usize,
-    seed: u64,
-    loss_of: impl FnMut(usize, &[u32], &mut SeededRng) -> candle_core::Result<Tensor>,
-    mut on_epoch: impl FnMut(usize, f64),
-) -> Result<(), TrainError> {
-    fit_autograd_until(opt, n, epochs, batch_size, seed, loss_of, |e, l| {
-        on_epoch(e, l);
-        Ok(ControlFlow::Continue(()))
-    })
-}
-
-/// [`fit_autograd`] whose `after_epoch(epoch, mean training loss)` may end training early (for
-/// early stopping on a validation set) by returning `ControlFlow::Break`.
-#[allow(clippy::too_many_arguments)]
-pub fn fit_autograd_until(
-    opt: &mut Adam,
-    n: usize,
-    max_epochs: usize,
-    batch_size: usize,
-    seed: u64,
-    mut loss_of: impl FnMut(usize, &[u32], &mut SeededRng) -> candle_core::Result<Tensor>,
-    mut after_epoch: impl FnMut(usize, f64) -> candle_core::Result<ControlFlow<()>>,
-) -> Result<(), TrainError> {
-    for epoch in 1..=max_epochs {
-        let perm = SeededRng::derived(seed, "shuffle", epoch as u64).permutation(n);
-        let mut noise = SeededRng::derived(seed, "noise", epoch as u64);
-        let mut total = 0.0;
-        for (batch, idx) in perm.chunks(batch_size).enumerate() {
-            let loss = loss_of(epoch, idx, &mut noise)?;
-            let value = loss.to_scalar::<f32>()? as f64;
-            if !value.is_finite() {
-                return Err(TrainError::NonFinite { epoch, batch: batch + 1, value, last_good: epoch - 1 });
-            }
-            opt.step(&loss.backward()?)?;
-            total += value * idx.len() as f64;
-        }
-        if after_epoch(epoch, total / n as f64)?.is_break() {
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// Keeps the weights of the epoch with the lowest validation loss and says when `patience` epochs
-/// in a row have not beaten it (the rule of Pyro's CVAE example).
-pub struct EarlyStopping {
-    vars: Vec<candle_core::Var>,
-    best_weights: Vec<Tensor>,
-    pub best_loss: f64,
-    pub best_epoch: usize,
-    patience: usize,
-}
-
-impl EarlyStopping {
-    pub fn new(varmap: &VarMap, patience: usize) -> Self {
-        Self { vars: varmap.all_vars(), best_weights: Vec::new(), best_loss: f64::INFINITY, best_epoch: 0, patience }
-    }
-
-    /// Records epoch `epoch`'s validation loss; `Break` once `patience` epochs have passed without a new best.
-    pub fn update(&mut self, epoch: usize, valid_loss: f64) -> candle_core::Result<ControlFlow<()>> {
-        if valid_loss < self.best_loss {
-            self.best_loss = valid_loss;
-            self.best_epoch = epoch;
-            self.best_weights = self.vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
-        }
-        Ok(if epoch - self.best_epoch >= self.patience { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
-    }
-
-    /// Puts the best epoch's weights back.
-    pub fn restore(&self) -> candle_core::Result<()> {
-        for (v, w) in self.vars.iter().zip(&self.best_weights) {
-            v.set(w)?;
-        }
-        Ok(())
-    }
-}
-
-/// How a model is trained by [`fit_with_early_stopping`]: Adam with mini-batches, at most `max_epochs` epochs, stopping
+/// How the book's chapters write a [`Run`] with early stopping: Adam with mini-batches, at most `max_epochs` epochs, stopping
 /// once the validation loss has not improved for `patience` epochs and keeping the best epoch's
 /// weights (the rule of Pyro's CVAE example).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -516,51 +436,4 @@ pub struct Fit {
 /// A tensor's sum as one `f64` (for totals over a split, where `f32` sums would drift).
 pub fn total(t: &Tensor) -> candle_core::Result<f64> {
     t.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()
-}
-
-/// [`fit_with_early_stopping`] over `batches` prepared batches (length buckets of sequences), one
-/// Adam step each: every "row" of the shared loop is one batch, so `loss_of(epoch, batch, noise)`
-/// gets the batch's index and `schedule.batch_size` is not used.
-pub fn fit_batches_with_early_stopping(
-    varmap: &VarMap,
-    batches: usize,
-    schedule: Schedule,
-    mut loss_of: impl FnMut(usize, usize, &mut SeededRng) -> candle_core::Result<Tensor>,
-    valid_loss: impl Fn() -> candle_core::Result<f64>,
-    on_epoch: impl FnMut(usize, f64, f64),
-) -> Result<Fit, TrainError> {
-    let s = Schedule { batch_size: 1, ..schedule };
-    fit_with_early_stopping(
-        varmap,
-        batches,
-        s,
-        |e, idx, noise| loss_of(e, idx[0] as usize, noise),
-        valid_loss,
-        on_epoch,
-    )
-}
-
-/// Runs [`fit_autograd_until`] over `n` rows with early stopping on `valid_loss()`, calling
-/// `on_epoch(epoch, training loss, validation loss)`; the best epoch's weights are back at the end.
-pub fn fit_with_early_stopping(
-    varmap: &VarMap,
-    n: usize,
-    s: Schedule,
-    loss_of: impl FnMut(usize, &[u32], &mut SeededRng) -> candle_core::Result<Tensor>,
-    valid_loss: impl Fn() -> candle_core::Result<f64>,
-    mut on_epoch: impl FnMut(usize, f64, f64),
-) -> Result<Fit, TrainError> {
-    let mut opt = Adam::new(named_vars(varmap)?, s.lr)?;
-    let mut stop = EarlyStopping::new(varmap, s.patience);
-    let mut fit = Fit { train: Vec::new(), valid: Vec::new(), best_epoch: 0 };
-    fit_autograd_until(&mut opt, n, s.max_epochs, s.batch_size, s.seed, loss_of, |epoch, train| {
-        let valid = valid_loss()?;
-        on_epoch(epoch, train, valid);
-        fit.train.push(train);
-        fit.valid.push(valid);
-        stop.update(epoch, valid)
-    })?;
-    stop.restore()?;
-    fit.best_epoch = stop.best_epoch;
-    Ok(fit)
 }

@@ -1,0 +1,332 @@
+//! The `vae` program's side of the library: the models `vae train --model NAME` trains, the flags
+//! and data each takes, and one driver that trains, checkpoints, resumes and evaluates any of them.
+//!
+//! A model joins the command line by implementing [`CliModel`] (its defaults, its own flags, its
+//! data) and getting a line in [`MODELS`] and in the `match` of [`dispatch`]'s callers.
+
+use crate::checkpoint;
+use crate::train::{Model, RunConfig, saved_model_name};
+use anyhow::{Result, bail};
+use candle_core::Device;
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+mod driver;
+mod images;
+pub mod mlp;
+mod sequences;
+mod text;
+
+pub use driver::{eval, reconstruct, sample, train_model};
+
+/// One model of the command line: its name, what it is, the data it takes (the default first)
+/// and its own flags (beyond those every run takes).
+pub struct ModelInfo {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub data: &'static [&'static str],
+    pub flags: &'static [&'static str],
+}
+
+/// Flags that every model takes.
+pub const SHARED_FLAGS: [&str; 9] =
+    ["--epochs", "--batch-size", "--lr", "--seed", "--patience", "--out", "--resume", "--overwrite", "--device"];
+
+/// Every model `vae train --model` knows, in the book's order.
+pub const MODELS: [ModelInfo; 7] = [
+    ModelInfo {
+        name: "mlp",
+        about: "the classic VAE, MLP encoder and decoder (--beta for a beta-VAE)",
+        data: &["mnist"],
+        flags: &["--latent-dim", "--hidden", "--beta", "--data-dir", "--train-size", "--test-size"],
+    },
+    ModelInfo {
+        name: "conv",
+        about: "the convolutional VAE (the Keras example's shape), 28x28 images",
+        data: &["mnist"],
+        flags: &["--latent-dim", "--data-dir", "--train-size", "--test-size"],
+    },
+    ModelInfo {
+        name: "iwae",
+        about: "the importance-weighted autoencoder on binarized digits (--k samples; 1 = the VAE)",
+        data: &["mnist"],
+        flags: &["--k", "--latent-dim", "--hidden", "--data-dir", "--train-size", "--test-size"],
+    },
+    ModelInfo {
+        name: "cvae",
+        about: "the class-conditional VAE: digits generated for a chosen label",
+        data: &["mnist"],
+        flags: &["--latent-dim", "--hidden", "--data-dir", "--train-size", "--test-size"],
+    },
+    ModelInfo {
+        name: "vrnn",
+        about: "the variational RNN on Bach chorales (beats) or MNIST digits read row by row",
+        data: &["chorales", "mnist-rows"],
+        flags: &["--latent-dim", "--hidden"],
+    },
+    ModelInfo {
+        name: "rnn",
+        about: "the deterministic GRU the VRNN is compared with (exact likelihood)",
+        data: &["chorales", "mnist-rows"],
+        flags: &["--hidden"],
+    },
+    ModelInfo {
+        name: "text",
+        about: "the sentence VAE of Bowman et al. on State of the Union sentences",
+        data: &["sotu"],
+        flags: &["--latent-dim", "--hidden", "--kl-anneal", "--word-dropout"],
+    },
+];
+
+/// The `vae train --help` text that lists the models.
+pub fn models_help() -> String {
+    let lines: Vec<String> = MODELS.iter().map(|m| format!("  {:<6} {}", m.name, m.about)).collect();
+    format!("Models (--model):\n{}", lines.join("\n"))
+}
+
+/// The flags of `vae train`. Model flags left out take the model's defaults (or, with
+/// `--resume`, the saved run's values).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TrainArgs {
+    /// The model to train [default: mlp]; see the list below.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The data set [default: the model's first]: mnist, chorales, mnist-rows or sotu.
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Passes over the training set (at most this many with --patience).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Dimensions of z.
+    #[arg(long)]
+    pub latent_dim: Option<usize>,
+    /// Hidden units (of the MLP layers, or of the recurrent state).
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Rows per step: images, or sequences per length bucket.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Adam learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Seeds weights, shuffling and noise [default: 42].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stop after this many epochs without a better held-out loss, keeping the best weights.
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// mlp: weight of the KL term (1 = the VAE, other values a beta-VAE).
+    #[arg(long)]
+    pub beta: Option<f64>,
+    /// iwae: importance samples in the training bound.
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// text: optimizer steps over which the KL weight climbs from 0 to 1 (0 = no annealing).
+    #[arg(long)]
+    pub kl_anneal: Option<usize>,
+    /// text: probability of replacing a decoder input word by <unk>.
+    #[arg(long)]
+    pub word_dropout: Option<f64>,
+    /// Image models: a folder with MNIST or Fashion-MNIST IDX files instead of the embedded digits.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Image models: use only the first N training images.
+    #[arg(long)]
+    pub train_size: Option<usize>,
+    /// Image models: use only the first N test images.
+    #[arg(long)]
+    pub test_size: Option<usize>,
+    /// Output folder [default: runs/MODEL].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the run saved in --out (flags given must match the saved run, except --epochs).
+    #[arg(long)]
+    pub resume: bool,
+    /// Start afresh even if --out already holds a checkpoint (it is replaced).
+    #[arg(long, conflicts_with = "resume")]
+    pub overwrite: bool,
+    /// cpu, cuda, or auto (cuda when built with --features cuda and a GPU is present).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+impl TrainArgs {
+    /// The model asked for (default `mlp`), checked against [`MODELS`].
+    pub fn model_info(&self) -> Result<&'static ModelInfo> {
+        let name = self.model.as_deref().unwrap_or("mlp");
+        model_info(name)
+    }
+
+    /// The output folder: `--out`, or `runs/MODEL` (`runs/mlp-vae` for the MLP, as before).
+    pub fn out_dir(&self) -> Result<PathBuf> {
+        let info = self.model_info()?;
+        let default = if info.name == "mlp" { "runs/mlp-vae".to_string() } else { format!("runs/{}", info.name) };
+        Ok(self.out.clone().unwrap_or_else(|| PathBuf::from(default)))
+    }
+
+    /// The model-specific flags that were given, by their command-line names.
+    fn given_flags(&self) -> Vec<&'static str> {
+        let flags = [
+            ("--latent-dim", self.latent_dim.is_some()),
+            ("--hidden", self.hidden.is_some()),
+            ("--beta", self.beta.is_some()),
+            ("--k", self.k.is_some()),
+            ("--kl-anneal", self.kl_anneal.is_some()),
+            ("--word-dropout", self.word_dropout.is_some()),
+            ("--data-dir", self.data_dir.is_some()),
+            ("--train-size", self.train_size.is_some()),
+            ("--test-size", self.test_size.is_some()),
+        ];
+        flags.into_iter().filter(|(_, given)| *given).map(|(name, _)| name).collect()
+    }
+
+    /// Refuses flags the model does not take and data it cannot train on, naming the valid choices.
+    pub fn check_for(&self, info: &ModelInfo) -> Result<()> {
+        for flag in self.given_flags() {
+            if !info.flags.contains(&flag) {
+                let own = if info.flags.is_empty() { "none".to_string() } else { info.flags.join(" ") };
+                bail!("--model {} does not take {flag}; its own flags: {own}", info.name);
+            }
+        }
+        if let Some(data) = &self.data
+            && !info.data.contains(&data.as_str())
+        {
+            bail!("--model {} does not train on --data {data}; choose {}", info.name, info.data.join(" or "));
+        }
+        if self.data_dir.is_some() && self.data.as_deref().is_some_and(|d| d != "mnist") {
+            bail!("--data-dir holds MNIST-format images: it goes with --data mnist");
+        }
+        Ok(())
+    }
+
+    /// The run settings: the model's defaults (or the saved ones), with the flags given.
+    pub fn run_config(&self, base: RunConfig) -> Result<RunConfig> {
+        let run = RunConfig {
+            epochs: self.epochs.unwrap_or(base.epochs),
+            batch_size: self.batch_size.unwrap_or(base.batch_size),
+            lr: self.lr.unwrap_or(base.lr),
+            seed: self.seed.unwrap_or(base.seed),
+            patience: self.patience.or(base.patience),
+        };
+        positive("--epochs", run.epochs)?;
+        positive("--batch-size", run.batch_size)?;
+        if let Some(p) = run.patience {
+            positive("--patience", p)?;
+        }
+        if !(run.lr.is_finite() && run.lr > 0.0) {
+            bail!("--lr must be a positive number, got {}", run.lr);
+        }
+        Ok(run)
+    }
+}
+
+/// `Err` naming the flag when a count is zero.
+pub fn positive(flag: &str, value: usize) -> Result<()> {
+    if value == 0 {
+        bail!("{flag} must be at least 1");
+    }
+    Ok(())
+}
+
+/// The entry of [`MODELS`] called `name`, or an error listing them.
+pub fn model_info(name: &str) -> Result<&'static ModelInfo> {
+    MODELS.iter().find(|m| m.name == name).ok_or_else(|| {
+        let names: Vec<&str> = MODELS.iter().map(|m| m.name).collect();
+        anyhow::anyhow!("unknown --model {name:?}: choose one of {}", names.join(", "))
+    })
+}
+
+/// The data a command-line run trained on, saved in its checkpoint so that `--resume`, `vae eval`
+/// and `vae sample` load the same.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSpec {
+    /// `mnist`, `chorales`, `mnist-rows` or `sotu`.
+    pub name: String,
+    /// A folder of IDX files instead of the embedded digits.
+    pub dir: Option<PathBuf>,
+    pub train_size: Option<usize>,
+    pub test_size: Option<usize>,
+}
+
+impl DataSpec {
+    /// From the flags, for a model whose default data is `default`.
+    pub fn from_args(args: &TrainArgs, default: &str) -> Self {
+        Self {
+            name: args.data.clone().unwrap_or_else(|| default.to_string()),
+            dir: args.data_dir.clone(),
+            train_size: args.train_size,
+            test_size: args.test_size,
+        }
+    }
+}
+
+/// What `vae train --model M` needs beyond [`Model`]: the book's settings, the model's own flags,
+/// its data, and the figures and numbers of a trained model.
+pub trait CliModel: Model {
+    /// The entry of [`MODELS`].
+    fn info() -> &'static ModelInfo;
+    /// The book's configuration of the model and its run on the data set `data`.
+    fn defaults(data: &str) -> (Self::Config, RunConfig);
+    /// `cfg` with the model's own flags applied (checked: a zero size is an error).
+    fn apply(args: &TrainArgs, cfg: Self::Config) -> Result<Self::Config>;
+    /// Loads the data `spec` names (binarized, or cut into batches, as `run` says).
+    fn load_data(spec: &DataSpec, run: &RunConfig, dev: &Device) -> Result<Self::Data>;
+    /// `cfg` fitted to the data (sizes the data fixes), or an error if they cannot go together.
+    fn fit_to_data(cfg: Self::Config, data: &Self::Data) -> Result<Self::Config>;
+    /// The split scored after every epoch (`test`, or `validation` where early stopping watches it).
+    fn eval_set() -> &'static str {
+        "test"
+    }
+    /// One line describing the data, for the start of a run.
+    fn describe(data: &Self::Data) -> String;
+    /// Figures of a trained model written into `dir` (none by default).
+    fn figures(_run: &crate::train::Run<Self>, _data: &Self::Data, _dir: &Path) -> Result<Vec<PathBuf>> {
+        Ok(Vec::new())
+    }
+    /// `vae eval`: the held-out numbers, `k` importance samples where the model has an estimator.
+    fn eval(run: &crate::train::Run<Self>, data: &Self::Data, k: usize) -> Result<Vec<(String, f64)>>;
+    /// `vae sample`: draws from the model into `out` (a figure, or printed text).
+    fn sample(_run: &crate::train::Run<Self>, _data: &Self::Data, _seed: u64, _out: &Path) -> Result<String> {
+        bail!("--model {} has no `vae sample`", Self::info().name)
+    }
+    /// `vae reconstruct`: test examples above their reconstructions.
+    fn reconstruct(_run: &crate::train::Run<Self>, _data: &Self::Data, _n: usize, _out: &Path) -> Result<()> {
+        bail!("--model {} has no `vae reconstruct`; image models have", Self::info().name)
+    }
+}
+
+/// The model name saved in a checkpoint.
+pub fn checkpoint_model(path: &Path) -> Result<String> {
+    let ckpt = checkpoint::load(path, &Device::Cpu)?;
+    Ok(saved_model_name(&ckpt)?)
+}
+
+/// Calls `$f::<Model>($args)` for the model named `$name` (every model but the MLP).
+#[macro_export]
+macro_rules! dispatch_model {
+    ($name:expr, $f:ident($($arg:expr),*)) => {
+        match $name {
+            "conv" => $f::<$crate::conv_vae::ConvVae>($($arg),*),
+            "iwae" => $f::<$crate::iwae::Iwae>($($arg),*),
+            "cvae" => $f::<$crate::cvae::Cvae>($($arg),*),
+            "vrnn" => $f::<$crate::vrnn::Vrnn>($($arg),*),
+            "rnn" => $f::<$crate::vrnn::RnnBaseline>($($arg),*),
+            "text" => $f::<$crate::text_vae::TextVae>($($arg),*),
+            other => Err(anyhow::anyhow!("unknown model {other:?}")),
+        }
+    };
+}
+
+/// Selects a device by name: `cpu`, `cuda` or `auto`.
+pub fn device(name: &str) -> Result<Device> {
+    use anyhow::Context;
+    match name {
+        "cpu" => Ok(Device::Cpu),
+        "auto" => Ok(Device::cuda_if_available(0)?),
+        "cuda" => Device::new_cuda(0).context(
+            "cannot use the GPU: build with `cargo run --release --features cuda` on a machine with an NVIDIA GPU",
+        ),
+        other => bail!("unknown --device {other:?}: use cpu, cuda or auto"),
+    }
+}
