@@ -238,10 +238,12 @@ impl QuadrantCvae {
 }
 // ANCHOR_END: cvae
 
-/// The baseline's data: the training task and the validation task that early stopping watches.
+/// The baseline's data: the training task and the validation task that early stopping watches;
+/// for the command line, the test task.
 pub struct BaselineData {
     pub task: Task,
     pub valid: Task,
+    pub test: Option<Task>,
 }
 
 impl Model for Baseline {
@@ -280,7 +282,7 @@ pub fn train_baseline(
     schedule: Schedule,
     mut on_epoch: impl FnMut(usize, f64, f64),
 ) -> std::result::Result<(Baseline, VarMap, Fit), TrainError> {
-    let data = BaselineData { task: task.clone(), valid: valid.clone() };
+    let data = BaselineData { task: task.clone(), valid: valid.clone(), test: None };
     let mut run = Run::<Baseline>::new(cfg, schedule.into(), task.images.device())?;
     run.fit(&data, |e| on_epoch(e.epoch, e.train_loss, e.eval.loss))?;
     let fit = run.fit_summary();
@@ -298,26 +300,27 @@ pub fn baseline_guess(baseline: &Baseline, task: &Task) -> Result<Tensor> {
     Ok(task.completed_with(&candle_nn::ops::sigmoid(&baseline.forward(&task.input)?)?)?.detach())
 }
 
-/// The CVAE's data: both tasks with the frozen baseline's guesses (the prior network's input),
-/// and the fixed noise of the validation score.
+/// The CVAE's data: both tasks with the frozen baseline's guesses (the prior network's input);
+/// for the command line, the test task and the baseline itself.
 pub struct CvaeData {
     pub task: Task,
     pub valid: Task,
     pub guess: Tensor,
     pub valid_guess: Tensor,
-    pub valid_eps: Tensor,
+    pub test: Option<Task>,
+    pub baseline: Option<Baseline>,
 }
 
 impl CvaeData {
-    /// The tasks with `baseline`'s guesses; validation noise drawn from `seed`.
-    pub fn new(baseline: &Baseline, task: &Task, valid: &Task, latent_dim: usize, seed: u64) -> Result<Self> {
-        let dev = task.images.device();
+    /// The tasks with `baseline`'s guesses.
+    pub fn new(baseline: &Baseline, task: &Task, valid: &Task) -> Result<Self> {
         Ok(Self {
             task: task.clone(),
             valid: valid.clone(),
             guess: baseline_guess(baseline, task)?,
             valid_guess: baseline_guess(baseline, valid)?,
-            valid_eps: SeededRng::derived(seed, "quadrant-valid", 0).normal(&[valid.size()?, latent_dim], dev)?,
+            test: None,
+            baseline: None,
         })
     }
 }
@@ -344,9 +347,11 @@ impl Model for QuadrantCvae {
         Ok(LossTerms::plain(self.negative_elbo(&data.task.rows(&rows)?, &guess, &eps)?.mean_all()?))
     }
 
-    /// The validation negative ELBO, one fixed draw per image.
-    fn evaluate(&self, _cfg: &QuadrantConfig, data: &CvaeData, _seed: u64) -> Result<Score> {
-        let loss = mean(&self.negative_elbo(&data.valid, &data.valid_guess, &data.valid_eps)?)?;
+    /// The validation negative ELBO, one draw per image, the same draw every epoch.
+    fn evaluate(&self, cfg: &QuadrantConfig, data: &CvaeData, seed: u64) -> Result<Score> {
+        let shape = [data.valid.size()?, cfg.latent_dim];
+        let eps = SeededRng::derived(seed, "quadrant-valid", 0).normal(&shape, data.valid.images.device())?;
+        let loss = mean(&self.negative_elbo(&data.valid, &data.valid_guess, &eps)?)?;
         Ok(Score { loss, terms: Vec::new() })
     }
 }
@@ -361,7 +366,7 @@ pub fn train_cvae(
     schedule: Schedule,
     mut on_epoch: impl FnMut(usize, f64, f64),
 ) -> std::result::Result<(QuadrantCvae, VarMap, Fit), TrainError> {
-    let data = CvaeData::new(baseline, task, valid, cfg.latent_dim, schedule.seed)?;
+    let data = CvaeData::new(baseline, task, valid)?;
     let mut run = Run::<QuadrantCvae>::new(cfg, schedule.into(), task.images.device())?;
     run.fit(&data, |e| on_epoch(e.epoch, e.train_loss, e.eval.loss))?;
     let fit = run.fit_summary();

@@ -85,10 +85,10 @@ fn quadrant_models_resume_exactly() {
     let (task, valid) =
         (Task::new(&x.narrow(0, 0, 128).unwrap(), 2).unwrap(), Task::new(&x.narrow(0, 128, 64).unwrap(), 2).unwrap());
     let cfg = QuadrantConfig { pixels: 784, hidden: 32, latent_dim: 4 };
-    let data = BaselineData { task: task.clone(), valid: valid.clone() };
+    let data = BaselineData { task: task.clone(), valid: valid.clone(), test: None };
     resumes_exactly::<Baseline>(cfg, schedule(32, Some(2)), &data);
     let baseline = Run::<Baseline>::new(cfg, schedule(32, None), &dev).unwrap();
-    let cvae_data = CvaeData::new(&baseline.model, &task, &valid, cfg.latent_dim, 7).unwrap();
+    let cvae_data = CvaeData::new(&baseline.model, &task, &valid).unwrap();
     resumes_exactly::<QuadrantCvae>(cfg, schedule(32, Some(2)), &cvae_data);
 }
 

@@ -92,6 +92,8 @@ fn resume<M: CliModel>(args: &TrainArgs, ckpt_path: &Path, dev: &Device) -> Resu
         dir: args.data_dir.clone().or(saved_spec.dir.clone()),
         train_size: args.train_size.or(saved_spec.train_size),
         test_size: args.test_size.or(saved_spec.test_size),
+        quadrants: args.quadrants.or(saved_spec.quadrants),
+        baseline: args.baseline.clone().or(saved_spec.baseline.clone()),
     };
     if asked != saved_spec {
         bail!("cannot resume {}: it was trained on {saved_spec:?}, this run asks for {asked:?}", ckpt_path.display());

@@ -24,7 +24,7 @@ fn info(name: &str) -> &'static ModelInfo {
 }
 
 /// The training and test digits `spec` names.
-fn load_mnist(spec: &DataSpec) -> Result<Mnist> {
+pub(super) fn load_mnist(spec: &DataSpec) -> Result<Mnist> {
     if spec.name != "mnist" {
         bail!("image models train on --data mnist (or a --data-dir of IDX files), not {:?}", spec.name);
     }

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 mod driver;
 mod images;
 pub mod mlp;
+mod quadrants;
 mod sequences;
 mod text;
 
@@ -34,7 +35,7 @@ pub const SHARED_FLAGS: [&str; 9] =
     ["--epochs", "--batch-size", "--lr", "--seed", "--patience", "--out", "--resume", "--overwrite", "--device"];
 
 /// Every model `vae train --model` knows, in the book's order.
-pub const MODELS: [ModelInfo; 7] = [
+pub const MODELS: [ModelInfo; 9] = [
     ModelInfo {
         name: "mlp",
         about: "the classic VAE, MLP encoder and decoder (--beta for a beta-VAE)",
@@ -60,6 +61,18 @@ pub const MODELS: [ModelInfo; 7] = [
         flags: &["--latent-dim", "--hidden", "--data-dir", "--train-size", "--test-size"],
     },
     ModelInfo {
+        name: "quadrant-baseline",
+        about: "a network that completes a digit from 1-3 of its quadrants (one guess, a blur)",
+        data: &["mnist"],
+        flags: &["--quadrants", "--hidden", "--data-dir", "--train-size", "--test-size"],
+    },
+    ModelInfo {
+        name: "quadrant",
+        about: "the CVAE that completes digits (Sohn et al.); --baseline: a quadrant-baseline checkpoint",
+        data: &["mnist"],
+        flags: &["--quadrants", "--baseline", "--hidden", "--latent-dim", "--data-dir", "--train-size", "--test-size"],
+    },
+    ModelInfo {
         name: "vrnn",
         about: "the variational RNN on Bach chorales (beats) or MNIST digits read row by row",
         data: &["chorales", "mnist-rows"],
@@ -81,7 +94,7 @@ pub const MODELS: [ModelInfo; 7] = [
 
 /// The `vae train --help` text that lists the models.
 pub fn models_help() -> String {
-    let lines: Vec<String> = MODELS.iter().map(|m| format!("  {:<6} {}", m.name, m.about)).collect();
+    let lines: Vec<String> = MODELS.iter().map(|m| format!("  {:<18} {}", m.name, m.about)).collect();
     format!("Models (--model):\n{}", lines.join("\n"))
 }
 
@@ -128,6 +141,12 @@ pub struct TrainArgs {
     /// text: probability of replacing a decoder input word by <unk>.
     #[arg(long)]
     pub word_dropout: Option<f64>,
+    /// quadrant models: how many quadrants of each digit are shown (1, 2 or 3) [default: 2].
+    #[arg(long)]
+    pub quadrants: Option<usize>,
+    /// quadrant: the checkpoint of a trained quadrant-baseline run with the same --quadrants.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
     /// Image models: a folder with MNIST or Fashion-MNIST IDX files instead of the embedded digits.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -174,6 +193,8 @@ impl TrainArgs {
             ("--k", self.k.is_some()),
             ("--kl-anneal", self.kl_anneal.is_some()),
             ("--word-dropout", self.word_dropout.is_some()),
+            ("--quadrants", self.quadrants.is_some()),
+            ("--baseline", self.baseline.is_some()),
             ("--data-dir", self.data_dir.is_some()),
             ("--train-size", self.train_size.is_some()),
             ("--test-size", self.test_size.is_some()),
@@ -247,6 +268,12 @@ pub struct DataSpec {
     pub dir: Option<PathBuf>,
     pub train_size: Option<usize>,
     pub test_size: Option<usize>,
+    /// Quadrants shown, for the quadrant models.
+    #[serde(default)]
+    pub quadrants: Option<usize>,
+    /// The baseline checkpoint the quadrant CVAE reads.
+    #[serde(default)]
+    pub baseline: Option<PathBuf>,
 }
 
 impl DataSpec {
@@ -257,6 +284,8 @@ impl DataSpec {
             dir: args.data_dir.clone(),
             train_size: args.train_size,
             test_size: args.test_size,
+            quadrants: args.quadrants,
+            baseline: args.baseline.clone(),
         }
     }
 }
@@ -310,6 +339,8 @@ macro_rules! dispatch_model {
             "conv" => $f::<$crate::conv_vae::ConvVae>($($arg),*),
             "iwae" => $f::<$crate::iwae::Iwae>($($arg),*),
             "cvae" => $f::<$crate::cvae::Cvae>($($arg),*),
+            "quadrant-baseline" => $f::<$crate::quadrant::Baseline>($($arg),*),
+            "quadrant" => $f::<$crate::quadrant::QuadrantCvae>($($arg),*),
             "vrnn" => $f::<$crate::vrnn::Vrnn>($($arg),*),
             "rnn" => $f::<$crate::vrnn::RnnBaseline>($($arg),*),
             "text" => $f::<$crate::text_vae::TextVae>($($arg),*),
