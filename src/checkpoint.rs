@@ -110,9 +110,14 @@ pub fn load(path: &Path, dev: &Device) -> Result<Checkpoint, CheckpointError> {
         action: "cannot read the checkpoint",
         source,
     })?;
+    from_bytes(&bytes, path, dev)
+}
+
+/// Reads a checkpoint from its bytes; errors name `path`.
+pub fn from_bytes(bytes: &[u8], path: &Path, dev: &Device) -> Result<Checkpoint, CheckpointError> {
     let format = |msg: String| CheckpointError::Format { path: path.into(), msg };
-    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| format(e.to_string()))?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| format(e.to_string()))?;
     let metadata = header.metadata().clone().unwrap_or_default();
-    let tensors = candle_core::safetensors::load_buffer(&bytes, dev).map_err(|e| format(e.to_string()))?;
+    let tensors = candle_core::safetensors::load_buffer(bytes, dev).map_err(|e| format(e.to_string()))?;
     Ok(Checkpoint { path: path.into(), tensors, metadata })
 }

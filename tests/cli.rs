@@ -232,3 +232,92 @@ fn sequence_and_text_models_train_resume_and_evaluate() {
     let o = vae(&["reconstruct", "--checkpoint", ckpt.to_str().unwrap()]);
     assert_clean_failure(&o, "--model text has no `vae reconstruct`");
 }
+
+/// `metrics.json` without its wall-clock times.
+fn metric_numbers(path: &Path) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.retain(|k, _| !k.contains("seconds"));
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    strip(&mut v);
+    v
+}
+
+/// Kills `vae train` with SIGKILL at seeded random moments, resuming after each kill (once after
+/// leaving a torn temporary checkpoint behind, as a kill during a checkpoint write would), and
+/// checks that the finished run's numbers equal an uninterrupted run's.
+#[test]
+fn killed_runs_resume_to_the_numbers_of_an_uninterrupted_run() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(17);
+    let models: [(&str, &[&str]); 2] = [
+        ("mlp", &["--hidden", "64", "--latent-dim", "4"]),
+        ("cvae", &["--train-size", "3000", "--test-size", "200", "--hidden", "64"]),
+    ];
+    for (model, small) in models {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |out: &Path| -> Vec<String> {
+            let mut a: Vec<String> = ["train", "--model", model, "--epochs", "12", "--out"].map(String::from).to_vec();
+            a.push(out.to_str().unwrap().into());
+            a.extend(small.iter().map(|s| s.to_string()));
+            a
+        };
+        let (straight, crashed) = (dir.path().join("straight"), dir.path().join("crashed"));
+        let args = run(&straight);
+        let start = std::time::Instant::now();
+        let o = vae(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(o.status.success(), "{}", text(&o));
+        // Kills land between 2.5% and 17% of an uninterrupted run's time after each (re)start, so
+        // that most restarts are killed before they finish.
+        let whole = start.elapsed().as_millis() as u64;
+        let ckpt = crashed.join("checkpoint.safetensors");
+        let mut kills = 0;
+        for attempt in 0..8 {
+            let mut args = run(&crashed);
+            if ckpt.exists() {
+                args.push("--resume".into());
+            }
+            if attempt == 3 && ckpt.exists() {
+                // What a kill in the middle of writing leaves: half a temporary file beside the checkpoint.
+                let torn = std::fs::read(&ckpt).unwrap();
+                std::fs::write(crashed.join("checkpoint.safetensors.tmp"), &torn[..torn.len() / 2]).unwrap();
+            }
+            let mut child = Command::new(env!("CARGO_BIN_EXE_vae")).args(&args).output_to_null().spawn().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(rng.random_range(whole / 40..whole / 6)));
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap(); // SIGKILL
+                kills += 1;
+            }
+            child.wait().unwrap();
+        }
+        let mut args = run(&crashed);
+        if ckpt.exists() {
+            args.push("--resume".into());
+        }
+        let o = vae(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(o.status.success(), "{model} after {kills} kills: {}", text(&o));
+        assert!(kills >= 3, "{model}: only {kills} of 8 runs were still going when killed");
+        assert_eq!(
+            metric_numbers(&straight.join("metrics.json")),
+            metric_numbers(&crashed.join("metrics.json")),
+            "{model}: {kills} kills changed the numbers"
+        );
+    }
+}
+
+trait QuietCommand {
+    fn output_to_null(&mut self) -> &mut Self;
+}
+
+impl QuietCommand for Command {
+    fn output_to_null(&mut self) -> &mut Self {
+        self.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null())
+    }
+}

@@ -23,13 +23,13 @@ fn the_embedded_sentences_are_what_the_readme_says() {
 
 #[test]
 fn bad_lines_are_named() {
-    let err = sotu::parse("year\tparty\tsplit\ttokens\n1790\tnone\ttrain\n").unwrap_err().to_string();
+    let err = sotu::parse("f.tsv", "year\tparty\tsplit\ttokens\n1790\tnone\ttrain\n").unwrap_err().to_string();
     assert!(err.contains("line 2") && err.contains("3 tab-separated fields"), "{err}");
-    let err = sotu::parse("year\tparty\tsplit\ttokens\nabc\tnone\ttrain\ta b\n").unwrap_err().to_string();
+    let err = sotu::parse("f.tsv", "year\tparty\tsplit\ttokens\nabc\tnone\ttrain\ta b\n").unwrap_err().to_string();
     assert!(err.contains("year \"abc\""), "{err}");
-    let err = sotu::parse("year\tparty\tsplit\ttokens\n1790\tnone\tdev\ta b\n").unwrap_err().to_string();
+    let err = sotu::parse("f.tsv", "year\tparty\tsplit\ttokens\n1790\tnone\tdev\ta b\n").unwrap_err().to_string();
     assert!(err.contains("split \"dev\""), "{err}");
-    assert!(sotu::parse("words\n").unwrap_err().to_string().contains("header"));
+    assert!(sotu::parse("f.tsv", "words\n").unwrap_err().to_string().contains("header"));
 }
 
 #[test]

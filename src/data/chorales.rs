@@ -5,13 +5,15 @@
 use serde::Deserialize;
 
 const EMBEDDED: &str = include_str!("../../data/chorales/chorales.json");
+/// The name the embedded file's errors carry.
+pub const EMBEDDED_PATH: &str = "data/chorales/chorales.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChoraleError {
-    #[error("chorale data is not the expected JSON: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("chorale {name}: {msg}")]
-    Bad { name: String, msg: String },
+    #[error("{file}: not the expected chorale JSON: {msg}")]
+    Json { file: String, msg: String },
+    #[error("{file}: chorale {name}: {msg}")]
+    Bad { file: String, name: String, msg: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -41,13 +43,15 @@ pub struct Chorales {
 impl Chorales {
     /// The 368 chorales shipped with the crate.
     pub fn embedded() -> Result<Self, ChoraleError> {
-        Self::parse(EMBEDDED)
+        Self::parse(EMBEDDED_PATH, EMBEDDED)
     }
 
-    /// Parses and checks a file in the format of `data/chorales/chorales.json`.
-    pub fn parse(text: &str) -> Result<Self, ChoraleError> {
-        let data: Chorales = serde_json::from_str(text)?;
-        let bad = |name: &str, msg: String| ChoraleError::Bad { name: name.into(), msg };
+    /// Parses and checks `text`, a file in the format of `data/chorales/chorales.json`; errors
+    /// name `file`.
+    pub fn parse(file: &str, text: &str) -> Result<Self, ChoraleError> {
+        let data: Chorales =
+            serde_json::from_str(text).map_err(|e| ChoraleError::Json { file: file.into(), msg: e.to_string() })?;
+        let bad = |name: &str, msg: String| ChoraleError::Bad { file: file.into(), name: name.into(), msg };
         if data.pitch_min > data.pitch_max {
             return Err(bad("(header)", format!("pitch_min {} above pitch_max {}", data.pitch_min, data.pitch_max)));
         }

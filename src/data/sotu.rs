@@ -9,12 +9,15 @@ use std::io::Read;
 
 const EMBEDDED: &[u8] = include_bytes!("../../data/sotu/sentences.tsv.gz");
 
+/// The name the embedded file's errors carry.
+pub const EMBEDDED_PATH: &str = "data/sotu/sentences.tsv.gz";
+
 #[derive(Debug, thiserror::Error)]
 pub enum SotuError {
-    #[error("sentence file is not readable gzip-compressed UTF-8: {0}")]
-    Gzip(#[from] std::io::Error),
-    #[error("sentence file, line {line}: {msg}")]
-    Line { line: usize, msg: String },
+    #[error("{file}: not readable gzip-compressed UTF-8: {source}")]
+    Gzip { file: String, source: std::io::Error },
+    #[error("{file}, line {line}: {msg}")]
+    Line { file: String, line: usize, msg: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,24 +37,30 @@ pub struct Sentence {
 
 /// All sentences, in the file's order (address by address).
 pub fn embedded() -> Result<Vec<Sentence>, SotuError> {
-    let mut text = String::new();
-    GzDecoder::new(EMBEDDED).read_to_string(&mut text)?;
-    parse(&text)
+    parse_gz(EMBEDDED_PATH, EMBEDDED)
 }
 
-/// Parses the tab-separated format of `data/sotu/sentences.tsv.gz` (after decompression).
-pub fn parse(text: &str) -> Result<Vec<Sentence>, SotuError> {
+/// Decompresses and parses a file in the format of `data/sotu/sentences.tsv.gz`; errors name `file`.
+pub fn parse_gz(file: &str, bytes: &[u8]) -> Result<Vec<Sentence>, SotuError> {
+    let mut text = String::new();
+    GzDecoder::new(bytes).read_to_string(&mut text).map_err(|source| SotuError::Gzip { file: file.into(), source })?;
+    parse(file, &text)
+}
+
+/// Parses the tab-separated format of `data/sotu/sentences.tsv.gz` (after decompression); errors
+/// name `file` and the line.
+pub fn parse(file: &str, text: &str) -> Result<Vec<Sentence>, SotuError> {
     let mut lines = text.lines().enumerate();
     match lines.next() {
         Some((_, "year\tparty\tsplit\ttokens")) => {}
         other => {
             let msg = format!("expected the header \"year\\tparty\\tsplit\\ttokens\", found {:?}", other.map(|o| o.1));
-            return Err(SotuError::Line { line: 1, msg });
+            return Err(SotuError::Line { file: file.into(), line: 1, msg });
         }
     }
     let mut out = Vec::new();
     for (i, line) in lines {
-        let bad = |msg: String| SotuError::Line { line: i + 1, msg };
+        let bad = |msg: String| SotuError::Line { file: file.into(), line: i + 1, msg };
         let fields: Vec<&str> = line.split('\t').collect();
         let [year, party, split, tokens] = fields[..] else {
             return Err(bad(format!("{} tab-separated fields, expected 4", fields.len())));

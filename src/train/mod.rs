@@ -22,7 +22,9 @@ mod model;
 mod run;
 
 pub use model::{LossTerms, Model, Score, Step};
-pub use run::{Best, EpochRecord, RUN_FORMAT, Run, RunConfig, StepReport, json_differences, saved_model_name};
+pub use run::{
+    Best, EpochRecord, RUN_FORMAT, Run, RunConfig, StepReport, check_shapes, json_differences, saved_model_name,
+};
 
 /// The model kind written into checkpoints, so that another architecture's file is refused.
 pub const MODEL_KIND: &str = "mlp-vae";
@@ -212,6 +214,7 @@ impl Trainer {
         if !differences.is_empty() {
             return Err(TrainError::ResumeMismatch { path: path.into(), msg: differences.join("; ") });
         }
+        check_vae_shapes(cfg.model, &ckpt, dev)?;
         let mut trainer = Self::new(cfg, dev)?;
         ckpt.load_into(&trainer.varmap)?;
         let t: u64 = ckpt.meta_json("adam_t")?;
@@ -352,9 +355,14 @@ pub fn evaluate(model: &Vae, x: &Tensor, seed: u64) -> candle_core::Result<LossV
 
 /// Loads a trained model (and its training configuration) from a checkpoint.
 pub fn load_model(path: &Path, dev: &Device) -> Result<(Vae, VarMap, TrainConfig), TrainError> {
-    let ckpt = checkpoint::load(path, dev)?;
-    check_kind(&ckpt)?;
+    model_from_checkpoint(&checkpoint::load(path, dev)?, dev)
+}
+
+/// [`load_model`] from a checkpoint already read.
+pub fn model_from_checkpoint(ckpt: &Checkpoint, dev: &Device) -> Result<(Vae, VarMap, TrainConfig), TrainError> {
+    check_kind(ckpt)?;
     let cfg: TrainConfig = ckpt.meta_json("train_config")?;
+    check_vae_shapes(cfg.model, ckpt, dev)?;
     let varmap = VarMap::new();
     let model = build_model(cfg.model, &varmap, dev)?;
     ckpt.load_into(&varmap)?;
@@ -366,6 +374,17 @@ pub fn saved_config(path: &Path) -> Result<TrainConfig, TrainError> {
     let ckpt = checkpoint::load(path, &Device::Cpu)?;
     check_kind(&ckpt)?;
     Ok(ckpt.meta_json("train_config")?)
+}
+
+/// Builds the VAE of `cfg` from the checkpoint's own tensors, so that a configuration that does
+/// not fit the file's weights is refused before its variables are allocated.
+fn check_vae_shapes(cfg: VaeConfig, ckpt: &Checkpoint, dev: &Device) -> Result<(), CheckpointError> {
+    Vae::new(cfg, VarBuilder::from_tensors(ckpt.tensors.clone(), DType::F32, dev)).map(|_| ()).map_err(|e| {
+        CheckpointError::Architecture {
+            path: ckpt.path.clone(),
+            msg: format!("its configuration does not fit its weights: {e}"),
+        }
+    })
 }
 
 fn check_kind(ckpt: &Checkpoint) -> Result<(), CheckpointError> {

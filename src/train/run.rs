@@ -248,7 +248,8 @@ impl<M: Model> Run<M> {
             ("run_config".to_string(), to_json(&self.run, path)?),
             ("adam_t".to_string(), self.opt.t.to_string()),
             ("history".to_string(), to_json(&self.history, path)?),
-            ("best".to_string(), to_json(&(self.best.epoch, self.best.loss), path)?),
+            // None before the first epoch (JSON has no infinity for the loss to beat).
+            ("best".to_string(), to_json(&(self.best.epoch > 0).then_some((self.best.epoch, self.best.loss)), path)?),
         ]);
         metadata.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
         checkpoint::save_atomic(path, &tensors, metadata)
@@ -257,7 +258,8 @@ impl<M: Model> Run<M> {
     /// Continues the run saved at `path` with `cfg` and `run`, which must equal the saved ones
     /// but for `run.epochs` (a longer run may continue a shorter one).
     pub fn resume(path: &Path, cfg: M::Config, run: RunConfig, dev: &Device) -> Result<Self, TrainError> {
-        let ckpt = load_checkpoint::<M>(path, dev)?;
+        let ckpt = checkpoint::load(path, dev)?;
+        check_model::<M>(&ckpt)?;
         let saved_cfg: M::Config = ckpt.meta_json("model_config")?;
         let saved_run: RunConfig = ckpt.meta_json("run_config")?;
         let mut differences = json_differences(&to_value(&saved_cfg), &to_value(&cfg), "");
@@ -266,11 +268,12 @@ impl<M: Model> Run<M> {
         if !differences.is_empty() {
             return Err(TrainError::ResumeMismatch { path: path.into(), msg: differences.join("; ") });
         }
+        check_shapes::<M>(&cfg, &ckpt, dev)?;
         let mut out = Self::new(cfg, run, dev)?;
         out.load_weights(&ckpt)?;
         out.opt.load_state(&ckpt.tensors, ckpt.meta_json("adam_t")?)?;
         out.history = ckpt.meta_json("history")?;
-        let (epoch, loss): (usize, f64) = ckpt.meta_json("best")?;
+        let (epoch, loss) = saved_best(&ckpt)?;
         let weights = match run.patience {
             Some(_) if epoch > 0 => saved_best_weights(&ckpt, &out.varmap)?,
             _ => Vec::new(),
@@ -282,13 +285,20 @@ impl<M: Model> Run<M> {
     /// A trained model from a checkpoint, with its configurations and history; with early
     /// stopping, the best epoch's weights.
     pub fn load(path: &Path, dev: &Device) -> Result<Self, TrainError> {
-        let ckpt = load_checkpoint::<M>(path, dev)?;
-        let mut out = Self::new(ckpt.meta_json("model_config")?, ckpt.meta_json("run_config")?, dev)?;
-        out.load_weights(&ckpt)?;
+        Self::from_checkpoint(&checkpoint::load(path, dev)?, dev)
+    }
+
+    /// [`Run::load`] from a checkpoint already read.
+    pub fn from_checkpoint(ckpt: &Checkpoint, dev: &Device) -> Result<Self, TrainError> {
+        check_model::<M>(ckpt)?;
+        let cfg: M::Config = ckpt.meta_json("model_config")?;
+        check_shapes::<M>(&cfg, ckpt, dev)?;
+        let mut out = Self::new(cfg, ckpt.meta_json("run_config")?, dev)?;
+        out.load_weights(ckpt)?;
         out.history = ckpt.meta_json("history")?;
-        let (epoch, loss): (usize, f64) = ckpt.meta_json("best")?;
+        let (epoch, loss) = saved_best(ckpt)?;
         if out.run.patience.is_some() && epoch > 0 {
-            out.best = Best { epoch, loss, weights: saved_best_weights(&ckpt, &out.varmap)? };
+            out.best = Best { epoch, loss, weights: saved_best_weights(ckpt, &out.varmap)? };
             out.restore_best()?;
         }
         Ok(out)
@@ -299,17 +309,26 @@ impl<M: Model> Run<M> {
     }
 }
 
-/// Reads a checkpoint and checks that it is a [`Run`] of model `M`.
-fn load_checkpoint<M: Model>(path: &Path, dev: &Device) -> Result<Checkpoint, CheckpointError> {
-    let ckpt = checkpoint::load(path, dev)?;
-    let saved = saved_model_name(&ckpt)?;
+/// Checks that a checkpoint is a [`Run`] of model `M`.
+fn check_model<M: Model>(ckpt: &Checkpoint) -> Result<(), CheckpointError> {
+    let saved = saved_model_name(ckpt)?;
     if saved != M::NAME {
         return Err(CheckpointError::Architecture {
-            path: path.into(),
+            path: ckpt.path.clone(),
             msg: format!("it holds a '{saved}' model, not a '{}' model", M::NAME),
         });
     }
-    Ok(ckpt)
+    Ok(())
+}
+
+/// Builds the model of `cfg` from the checkpoint's own tensors: a configuration that does not fit
+/// the weights in the file is refused (naming the tensor) before any memory is allocated for it.
+pub fn check_shapes<M: Model>(cfg: &M::Config, ckpt: &Checkpoint, dev: &Device) -> Result<(), CheckpointError> {
+    let vb = VarBuilder::from_tensors(ckpt.tensors.clone(), DType::F32, dev);
+    M::new(cfg, vb).map(|_| ()).map_err(|e| CheckpointError::Architecture {
+        path: ckpt.path.clone(),
+        msg: format!("its configuration does not fit its weights: {e}"),
+    })
 }
 
 /// The model name of a checkpoint written by [`Run::save`] (or by the MLP trainer).
@@ -322,6 +341,12 @@ pub fn saved_model_name(ckpt: &Checkpoint) -> Result<String, CheckpointError> {
         });
     }
     Ok(ckpt.meta("model")?.to_string())
+}
+
+/// The best epoch and its held-out loss saved in a checkpoint (epoch 0 before any).
+fn saved_best(ckpt: &Checkpoint) -> Result<(usize, f64), CheckpointError> {
+    let best: Option<(usize, f64)> = ckpt.meta_json("best")?;
+    Ok(best.unwrap_or((0, f64::INFINITY)))
 }
 
 fn saved_best_weights(ckpt: &Checkpoint, varmap: &VarMap) -> Result<Vec<(String, Tensor)>, CheckpointError> {
