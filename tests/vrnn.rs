@@ -49,11 +49,19 @@ fn bad_chorale_files_are_named() {
     let head = r#"{"source":"x","pitch_min":36,"pitch_max":81,"chorales":"#;
     let out_of_range = format!(r#"{head}[{{"name":"bwv1","split":"train","steps":[[60],[90]]}}]}}"#);
     let err = Chorales::parse("c.json", &out_of_range).unwrap_err().to_string();
-    assert!(err.contains("bwv1") && err.contains("beat 1") && err.contains("pitch 90"), "{err}");
+    assert!(
+        err.starts_with("c.json: ") && err.contains("bwv1") && err.contains("beat 1") && err.contains("pitch 90"),
+        "{err}"
+    );
     let empty = format!(r#"{head}[{{"name":"bwv2","split":"test","steps":[]}}]}}"#);
     assert!(Chorales::parse("c.json", &empty).unwrap_err().to_string().contains("bwv2: has no beats"));
     let bad_split = format!(r#"{head}[{{"name":"bwv3","split":"dev","steps":[[60]]}}]}}"#);
-    assert!(Chorales::parse("c.json", &bad_split).unwrap_err().to_string().contains("not the expected JSON"));
+    assert!(
+        Chorales::parse("c.json", &bad_split)
+            .unwrap_err()
+            .to_string()
+            .starts_with("c.json: not the expected chorale JSON")
+    );
 }
 
 #[test]
