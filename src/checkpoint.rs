@@ -105,6 +105,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
 
 /// Reads a checkpoint written by [`save_atomic`].
 pub fn load(path: &Path, dev: &Device) -> Result<Checkpoint, CheckpointError> {
+    if path.exists() && !path.is_file() {
+        let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
+        return Err(CheckpointError::Io { path: path.into(), action: "cannot read the checkpoint", source });
+    }
     let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
         path: path.into(),
         action: "cannot read the checkpoint",

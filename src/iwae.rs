@@ -33,6 +33,16 @@ impl IwaeConfig {
     }
 }
 
+/// The most samples a training bound may take (each step decodes `k` times the batch).
+pub const MAX_TRAINING_K: usize = 100_000;
+
+fn check_k(k: usize) -> Result<()> {
+    if k == 0 || k > MAX_TRAINING_K {
+        candle_core::bail!("the IWAE's k must be between 1 and {MAX_TRAINING_K}, not {k}");
+    }
+    Ok(())
+}
+
 /// The IWAE: a [`Vae`] trained on the `k`-sample bound.
 pub struct Iwae {
     pub vae: Vae,
@@ -74,6 +84,7 @@ impl Model for Iwae {
     }
 
     fn loss(&self, cfg: &IwaeConfig, data: &BinarizedImages, at: Step, noise: &mut SeededRng) -> Result<LossTerms> {
+        check_k(cfg.k)?;
         let x = data.batch(at.epoch, at.rows)?;
         let eps = noise.normal(&[cfg.k, at.rows.len(), cfg.model.latent_dim], x.device())?;
         Ok(LossTerms::plain(negative_iw_bound(&self.vae, &x, &eps)?))
@@ -81,6 +92,7 @@ impl Model for Iwae {
 
     /// The negative `k`-sample bound of the test digits, and the negative ELBO (`k = 1`).
     fn evaluate(&self, cfg: &IwaeConfig, data: &BinarizedImages, seed: u64) -> Result<Score> {
+        check_k(cfg.k)?;
         let loss = -mean_bound(&self.vae, &data.test, cfg.k, seed)?;
         let elbo = if cfg.k == 1 { loss } else { -mean_bound(&self.vae, &data.test, 1, seed)? };
         Ok(Score { loss, terms: vec![("negative_elbo".into(), elbo)] })

@@ -137,6 +137,10 @@ fn wrong_model_flag_or_data_names_the_choices() {
     );
     assert_clean_failure(&vae(&["train", "--model", "mlp", "--patience", "2", "--out", d]), "does not take --patience");
     assert_clean_failure(&vae(&["train", "--model", "iwae", "--k", "0", "--out", d]), "--k must be at least 1");
+    assert_clean_failure(
+        &vae(&["train", "--model", "conv", "--patience", "3", "--out", d]),
+        "would choose the weights by their test score",
+    );
     assert_clean_failure(&vae(&["train", "--model", "text", "--word-dropout", "1.5", "--out", d]), "--word-dropout");
 }
 
@@ -211,6 +215,26 @@ fn quadrant_models_train_the_baseline_then_the_cvae() {
     let mut args = small.to_vec();
     args.extend(["--latent-dim", "4", "--baseline", baseline.to_str().unwrap()]);
     train_resume_eval("quadrant", &args);
+    // No --quadrants is --quadrants 2, the default, for the baseline and the CVAE alike.
+    let two = ["--hidden", "16", "--train-size", "450", "--test-size", "50", "--epochs", "1"];
+    let b2 = dir.path().join("b2");
+    let o =
+        vae(&[&["train", "--model", "quadrant-baseline", "--quadrants", "2", "--out", b2.to_str().unwrap()][..], &two]
+            .concat());
+    assert!(o.status.success(), "{}", text(&o));
+    let b2_ckpt = b2.join("checkpoint.safetensors");
+    let q2 = dir.path().join("q2");
+    let args = [
+        &["train", "--model", "quadrant", "--baseline", b2_ckpt.to_str().unwrap(), "--out", q2.to_str().unwrap()][..],
+        &two,
+    ]
+    .concat();
+    let o = vae(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = vae(&["train", "--resume", "--quadrants", "2", "--epochs", "1", "--out", q2.to_str().unwrap()]);
+    assert!(o.status.success() && text(&o).contains("nothing to train"), "{}", text(&o));
+    let o = vae(&["eval", "--checkpoint", q2.join("checkpoint.safetensors").to_str().unwrap(), "--k", "1000000"]);
+    assert_clean_failure(&o, "more than 100000 importance samples");
     let other = ["--quadrants", "2", "--hidden", "16", "--train-size", "450", "--baseline", baseline.to_str().unwrap()];
     assert_clean_failure(
         &vae(&[&["train", "--model", "quadrant", "--out", d][..], &other].concat()),

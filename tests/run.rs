@@ -194,6 +194,25 @@ fn early_stopping_keeps_the_best_epoch() {
 }
 
 #[test]
+fn a_non_finite_held_out_score_keeps_the_epoch_out_of_the_history() {
+    let script = Script { losses: vec![2.0, f64::NAN], seen: RefCell::new(Vec::new()) };
+    let run = RunConfig { epochs: 5, batch_size: 1, lr: 0.1, seed: 1, patience: None };
+    let mut r = Run::<Scripted>::new((), run, &Device::Cpu).unwrap();
+    let e = r.fit(&script, |_| {}).expect_err("a NaN score must stop the run");
+    assert!(matches!(e, TrainError::NonFinite { epoch: 2, last_good: 1, .. }), "{e:?}");
+    assert_eq!(r.history.len(), 1, "the broken epoch is not recorded (nor saved)");
+}
+
+#[test]
+fn patience_zero_stops_after_the_first_epoch() {
+    let script = Script { losses: vec![2.0, 1.0], seen: RefCell::new(Vec::new()) };
+    let run = RunConfig { epochs: 5, batch_size: 1, lr: 0.1, seed: 1, patience: Some(0) };
+    let mut r = Run::<Scripted>::new((), run, &Device::Cpu).unwrap();
+    r.fit(&script, |_| {}).unwrap();
+    assert_eq!(r.history.len(), 1);
+}
+
+#[test]
 fn a_diverging_run_stops_with_a_message() {
     let dev = Device::Cpu;
     let images = Images::from_mnist(&digits(128, 32), &dev).unwrap();

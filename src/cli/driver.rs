@@ -31,6 +31,13 @@ struct RunMetrics<'a, C: Serialize> {
 pub fn train_model<M: CliModel>(args: &TrainArgs) -> Result<()> {
     let info = M::info();
     args.check_for(info)?;
+    if args.patience.is_some_and(|p| p > 0) && M::eval_set() == "test" {
+        bail!(
+            "--model {} scores the test set after every epoch; early stopping on it would choose the \
+             weights by their test score, so it does not take --patience",
+            info.name
+        );
+    }
     let dev = device(&args.device)?;
     let out = args.out_dir()?;
     let ckpt_path = out.join("checkpoint.safetensors");
@@ -45,6 +52,10 @@ pub fn train_model<M: CliModel>(args: &TrainArgs) -> Result<()> {
         run.run.lr,
         dev
     );
+    if run.finished() {
+        let why = if run.history.len() >= run.run.epochs { "all epochs are done" } else { "it stopped early" };
+        println!("nothing to train: {why} after epoch {}; pass a larger --epochs to go on", run.history.len());
+    }
     let extra = [("data", serde_json::to_string(&spec)?)];
     while !run.finished() {
         let record = epoch_with_progress(&mut run, &data)?;
@@ -158,7 +169,7 @@ fn load<M: CliModel>(path: &Path, dev: &str) -> Result<(Run<M>, M::Data)> {
 
 /// `vae eval`: prints the held-out numbers of a saved model.
 pub fn eval<M: CliModel>(path: &Path, k: usize, dev: &str) -> Result<()> {
-    super::positive("--k", k)?;
+    super::check_importance_samples(k)?;
     let (run, data) = load::<M>(path, dev)?;
     println!("{} model from {} (epoch {})", M::info().name, path.display(), run.history.len());
     for (name, value) in M::eval(&run, &data, k)? {

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 /// The run settings of the VAE chapter: 10 epochs of 128 images, Adam at 1e-3, seed 42.
 pub const IMAGE_RUN: RunConfig = RunConfig { epochs: 10, batch_size: 128, lr: 1e-3, seed: 42, patience: None };
+/// The side of the images the models and figures take.
+const SIDE: usize = 28;
 /// Decoder rows per chunk of importance sampling (images per chunk times samples).
 const IMPORTANCE_ROWS: usize = 50_000;
 
@@ -38,6 +40,14 @@ pub(super) fn load_mnist(spec: &DataSpec) -> Result<Mnist> {
         data.test = data.test.take(n);
     }
     Ok(data)
+}
+
+/// `pixels` if the images are 28x28 (the convolutions and every figure assume it), else an error.
+fn square_digits(pixels: usize) -> Result<usize> {
+    if pixels != SIDE * SIDE {
+        bail!("the image models take {SIDE}x{SIDE} images (MNIST, Fashion-MNIST); these have {pixels} pixels");
+    }
+    Ok(pixels)
 }
 
 fn describe_images(train: usize, test: usize, pixels: usize) -> String {
@@ -104,10 +114,7 @@ impl CliModel for ConvVae {
     }
 
     fn fit_to_data(cfg: ConvVaeConfig, data: &Images) -> Result<ConvVaeConfig> {
-        let pixels = data.train.dim(1)?;
-        if pixels != 28 * 28 {
-            bail!("--model conv takes 28x28 images; these have {pixels} pixels");
-        }
+        square_digits(data.train.dim(1)?)?;
         Ok(cfg)
     }
 
@@ -153,7 +160,7 @@ impl CliModel for Iwae {
         let k = args.k.unwrap_or(cfg.k);
         positive("--latent-dim", model.latent_dim)?;
         positive("--hidden", model.hidden)?;
-        positive("--k", k)?;
+        super::check_importance_samples(k)?;
         Ok(IwaeConfig { model, k })
     }
 
@@ -163,6 +170,7 @@ impl CliModel for Iwae {
     }
 
     fn fit_to_data(cfg: IwaeConfig, data: &BinarizedImages) -> Result<IwaeConfig> {
+        square_digits(data.dim)?;
         Ok(IwaeConfig { model: VaeConfig { input_dim: data.dim, ..cfg.model }, ..cfg })
     }
 
@@ -227,7 +235,7 @@ impl CliModel for Cvae {
         if let Some(&l) = data.train_labels.iter().chain(&data.test_labels).find(|&&l| l as usize >= cfg.classes) {
             bail!("--model cvae takes labels 0-{}; the data has label {l}", cfg.classes - 1);
         }
-        Ok(CvaeConfig { input_dim: data.train.dim(1)?, ..cfg })
+        Ok(CvaeConfig { input_dim: square_digits(data.train.dim(1)?)?, ..cfg })
     }
 
     fn describe(data: &Images) -> String {
@@ -267,7 +275,7 @@ impl CliModel for Cvae {
         images.extend(recon.flatten_all()?.to_vec1::<f32>()?);
         let grid = crate::plot::ImageGrid {
             images: &images,
-            side: 28,
+            side: SIDE,
             rows: 2,
             cols: n,
             title: "Test digits and their reconstructions given their labels",

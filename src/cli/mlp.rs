@@ -124,7 +124,7 @@ fn load(path: &Path, dev: &str) -> Result<(crate::vae::Vae, TrainConfig, candle_
 
 /// `vae eval` of an MLP checkpoint: the test negative ELBO and `-log p(x)` by importance sampling.
 pub fn eval(path: &Path, k: usize, dev: &str) -> Result<()> {
-    positive("--k", k)?;
+    super::check_importance_samples(k)?;
     let (model, cfg, x) = load(path, dev)?;
     let elbo = train::evaluate(&model, &x, cfg.seed)?;
     let mut rng = SeededRng::derived(cfg.seed, "eval-importance", k as u64);

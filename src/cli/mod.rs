@@ -126,7 +126,8 @@ pub struct TrainArgs {
     /// Seeds weights, shuffling and noise [default: 42].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Stop after this many epochs without a better held-out loss, keeping the best weights.
+    /// Stop after this many epochs without a better validation loss, keeping the best weights
+    /// (0: train every epoch). Only models with a validation split take it.
     #[arg(long)]
     pub patience: Option<usize>,
     /// mlp: weight of the KL term (1 = the VAE, other values a beta-VAE).
@@ -228,13 +229,14 @@ impl TrainArgs {
             batch_size: self.batch_size.unwrap_or(base.batch_size),
             lr: self.lr.unwrap_or(base.lr),
             seed: self.seed.unwrap_or(base.seed),
-            patience: self.patience.or(base.patience),
+            patience: match self.patience {
+                Some(0) => None,
+                Some(p) => Some(p),
+                None => base.patience,
+            },
         };
         positive("--epochs", run.epochs)?;
         positive("--batch-size", run.batch_size)?;
-        if let Some(p) = run.patience {
-            positive("--patience", p)?;
-        }
         if !(run.lr.is_finite() && run.lr > 0.0) {
             bail!("--lr must be a positive number, got {}", run.lr);
         }
@@ -246,6 +248,19 @@ impl TrainArgs {
 pub fn positive(flag: &str, value: usize) -> Result<()> {
     if value == 0 {
         bail!("{flag} must be at least 1");
+    }
+    Ok(())
+}
+
+/// The most importance samples per example `--k` takes: each chunk of the estimate decodes up to
+/// `k` codes at once.
+pub const MAX_IMPORTANCE_SAMPLES: usize = 100_000;
+
+/// `Err` unless `1 <= k <= MAX_IMPORTANCE_SAMPLES`.
+pub fn check_importance_samples(k: usize) -> Result<()> {
+    positive("--k", k)?;
+    if k > MAX_IMPORTANCE_SAMPLES {
+        bail!("--k {k} is more than {MAX_IMPORTANCE_SAMPLES} importance samples per example");
     }
     Ok(())
 }
@@ -284,7 +299,8 @@ impl DataSpec {
             dir: args.data_dir.clone(),
             train_size: args.train_size,
             test_size: args.test_size,
-            quadrants: args.quadrants,
+            // Resolved here, so that "no flag" and "--quadrants 2" are the same data.
+            quadrants: args.quadrants.or(args.model.as_deref().is_some_and(|m| m.starts_with("quadrant")).then_some(2)),
             baseline: args.baseline.clone(),
         }
     }

@@ -103,7 +103,7 @@ impl<M: Model> Run<M> {
     /// Whether training is over: every epoch run, or early stopping's patience used up.
     pub fn finished(&self) -> bool {
         let epoch = self.history.len();
-        let stopped = self.run.patience.is_some_and(|p| epoch >= self.best.epoch + p);
+        let stopped = self.run.patience.is_some_and(|p| epoch > 0 && epoch >= self.best.epoch + p);
         epoch >= self.run.epochs || stopped
     }
 
@@ -131,8 +131,14 @@ impl<M: Model> Run<M> {
         }
         let train_seconds = start.elapsed().as_secs_f64();
         let eval = self.model.evaluate(&self.cfg, data, self.run.seed)?;
-        self.remember_if_best(epoch, eval.loss)?;
         let (train_loss, train_terms) = sums.means(n as f64);
+        // A step can leave the weights broken after the last finite loss: keep such an epoch out
+        // of the history and the checkpoint.
+        let numbers = [train_loss, eval.loss].into_iter().chain(eval.terms.iter().chain(&train_terms).map(|t| t.1));
+        if let Some(value) = numbers.into_iter().find(|v| !v.is_finite()) {
+            return Err(TrainError::NonFinite { epoch, batch: batches, value, last_good: self.history.len() });
+        }
+        self.remember_if_best(epoch, eval.loss)?;
         let seconds = start.elapsed().as_secs_f64();
         self.history.push(EpochRecord { epoch, train_loss, train_terms, eval, train_seconds, seconds });
         Ok(self.history.last().expect("just pushed"))
@@ -169,7 +175,8 @@ impl<M: Model> Run<M> {
     }
 
     /// Runs epochs until [`Run::finished`], calling `on_epoch` after each, then (with early
-    /// stopping) puts the best epoch's weights back.
+    /// stopping) puts the best epoch's weights back. Save checkpoints for resuming in `on_epoch`
+    /// or between [`Run::epoch`] calls: after `fit` the current weights are the best epoch's.
     pub fn fit(&mut self, data: &M::Data, on_epoch: impl FnMut(&EpochRecord)) -> Result<(), TrainError> {
         self.fit_observed(data, |_| {}, on_epoch)
     }
