@@ -27,7 +27,7 @@ fn main() -> candle_core::Result<()> {
         Ok(())
     })?;
     time("fused linear 784->400", || {
-        let _ = vae_book::fused::linear(&x, &w, &b, false)?;
+        let _ = vae_book::cpu::fused::linear(&x, &w, &b, false)?;
         Ok(())
     })?;
     time("candle linear 400->784", || {
@@ -35,7 +35,7 @@ fn main() -> candle_core::Result<()> {
         Ok(())
     })?;
     time("fused linear 400->784", || {
-        let _ = vae_book::fused::linear(&h, &w2, &b2, false)?;
+        let _ = vae_book::cpu::fused::linear(&h, &w2, &b2, false)?;
         Ok(())
     })?;
     let l = Tensor::randn(0f32, 3f32, (128, 784), &dev)?;
@@ -44,7 +44,7 @@ fn main() -> candle_core::Result<()> {
         Ok(())
     })?;
     time("fused bernoulli", || {
-        let _ = vae_book::fused::bernoulli_nll(&x, &l)?;
+        let _ = vae_book::cpu::fused::bernoulli_nll(&x, &l)?;
         Ok(())
     })?;
     time("relu", || {
@@ -52,7 +52,7 @@ fn main() -> candle_core::Result<()> {
         Ok(())
     })?;
     time("fused relu", || {
-        let _ = vae_book::fused::relu(&h)?;
+        let _ = vae_book::cpu::fused::relu(&h)?;
         Ok(())
     })?;
     let g = Tensor::rand(0f32, 1f32, (128, 400), &dev)?;
@@ -80,13 +80,13 @@ fn main() -> candle_core::Result<()> {
     })?;
     // One backward pass of the whole model, fused and plain, on a fixed batch.
     let varmap = candle_nn::VarMap::new();
-    let model = vae_book::train::build_model(vae_book::vae::VaeConfig::default(), &varmap, &dev)?;
+    let model = vae_book::train::build_model(vae_book::models::vae::VaeConfig::default(), &varmap, &dev)?;
     vae_book::init::pytorch_default_init(&varmap, 1)?;
     let eps = Tensor::randn(0f32, 1f32, (128, 20), &dev)?;
-    let fast = vae_book::vae::negative_elbo_fast(&x, &model.forward_fast(&x, &eps)?)?.total;
-    let plain = vae_book::vae::negative_elbo(&x, &model.forward(&x, &eps)?)?.total;
+    let fast = vae_book::models::vae::negative_elbo_fast(&x, &model.forward_fast(&x, &eps)?)?.total;
+    let plain = vae_book::models::vae::negative_elbo(&x, &model.forward(&x, &eps)?)?.total;
     time("model forward fused", || {
-        let _ = vae_book::vae::negative_elbo_fast(&x, &model.forward_fast(&x, &eps)?)?;
+        let _ = vae_book::models::vae::negative_elbo_fast(&x, &model.forward_fast(&x, &eps)?)?;
         Ok(())
     })?;
     time("model backward fused", || {
@@ -99,7 +99,7 @@ fn main() -> candle_core::Result<()> {
     })?;
     let wv = candle_core::Var::from_tensor(&w)?;
     let bv = candle_core::Var::from_tensor(&b)?;
-    let out1 = vae_book::fused::linear(&x, &wv, &bv, false)?.sum_all()?;
+    let out1 = vae_book::cpu::fused::linear(&x, &wv, &bv, false)?.sum_all()?;
     time("backward of fused linear 784->400 (no input grad)", || {
         let _ = out1.backward()?;
         Ok(())
@@ -107,18 +107,18 @@ fn main() -> candle_core::Result<()> {
     let hv = candle_core::Var::from_tensor(&h)?;
     let w2v = candle_core::Var::from_tensor(&w2)?;
     let b2v = candle_core::Var::from_tensor(&b2)?;
-    let out2 = vae_book::fused::linear(&hv, &w2v, &b2v, true)?.sum_all()?;
+    let out2 = vae_book::cpu::fused::linear(&hv, &w2v, &b2v, true)?.sum_all()?;
     time("backward of fused linear 400->784 (input grad)", || {
         let _ = out2.backward()?;
         Ok(())
     })?;
-    let r = vae_book::fused::relu(&hv)?.sum_all()?;
+    let r = vae_book::cpu::fused::relu(&hv)?.sum_all()?;
     time("backward of fused relu 128x400", || {
         let _ = r.backward()?;
         Ok(())
     })?;
     let l = candle_core::Var::from_tensor(&l)?;
-    let nll = vae_book::fused::bernoulli_nll(&x, &l)?.mean_all()?;
+    let nll = vae_book::cpu::fused::bernoulli_nll(&x, &l)?.mean_all()?;
     time("backward of fused bernoulli", || {
         let _ = nll.backward()?;
         Ok(())

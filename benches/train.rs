@@ -17,10 +17,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
+use vae_book::models::vae::{negative_elbo, negative_elbo_fast};
 use vae_book::optim::Adam;
 use vae_book::prob::SeededRng;
 use vae_book::train::{TrainConfig, Trainer, named_vars};
-use vae_book::vae::{negative_elbo, negative_elbo_fast};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -54,9 +54,9 @@ fn candle_run(epochs: usize) -> Result<Run> {
 enum Path {
     /// Autograd over stock candle ops, tensor-op Adam: the code the book teaches.
     Plain,
-    /// Autograd over the fused kernels of `vae_book::fused`, in-place Adam.
+    /// Autograd over the fused kernels of `vae_book::cpu::fused`, in-place Adam.
     Fused,
-    /// The hand-written backward pass of `vae_book::manual`, in-place Adam: what `Trainer` runs.
+    /// The hand-written backward pass of `vae_book::cpu::manual`, in-place Adam: what `Trainer` runs.
     Manual,
 }
 
@@ -65,7 +65,7 @@ struct PhaseRun {
     path: Path,
     trainer: Trainer,
     opt: Adam,
-    manual: vae_book::manual::ManualStep,
+    manual: vae_book::cpu::manual::ManualStep,
     x_train: candle_core::Tensor,
     x_host: Vec<f32>,
 }
@@ -76,7 +76,7 @@ impl PhaseRun {
         let x_train = trainer.data.train.images(&Device::Cpu)?;
         let opt = Adam::with_kernel(named_vars(&trainer.varmap)?, 1e-3, path != Path::Plain)?;
         let x_host = x_train.flatten_all()?.to_vec1::<f32>()?;
-        Ok(Self { path, trainer, opt, manual: vae_book::manual::ManualStep::new(), x_train, x_host })
+        Ok(Self { path, trainer, opt, manual: vae_book::cpu::manual::ManualStep::new(), x_train, x_host })
     }
 
     /// Seconds of forward + loss, backward and optimizer over one epoch. The hand-written path

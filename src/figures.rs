@@ -1,11 +1,11 @@
 //! The book's figures, each one function from a trained model (or its history) to a PNG file.
 //! The command line, the notebooks and `vae figures` all call these, so every copy matches.
 
-use crate::pca;
+use crate::classic::pca;
+use crate::models::vae::Autoencoder;
 use crate::plot::{self, ImageGrid, PlotError};
 use crate::prob::SeededRng;
 use crate::train::EpochMetrics;
-use crate::vae::Autoencoder;
 use candle_core::{D, Tensor};
 use std::path::Path;
 
@@ -116,8 +116,8 @@ pub fn loss_curves(history: &[EpochMetrics], path: &Path) -> FigureResult {
 
 /// Digits from the conditional VAE: one row per label of `labels`, one column per code of `z`
 /// (the same codes in every row, so a column shares its style).
-pub fn label_grid(model: &crate::cvae::Cvae, labels: &[u8], z: &Tensor, path: &Path) -> FigureResult {
-    let images = crate::cvae::generate(model, labels, z)?.flatten_all()?.to_vec1::<f32>()?;
+pub fn label_grid(model: &crate::models::cvae::Cvae, labels: &[u8], z: &Tensor, path: &Path) -> FigureResult {
+    let images = crate::models::cvae::generate(model, labels, z)?.flatten_all()?.to_vec1::<f32>()?;
     let names: Vec<String> = labels.iter().map(|d| format!("y = {d}")).collect();
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let grid = ImageGrid {

@@ -1,41 +1,30 @@
 //! Variational autoencoders with candle: the library behind the book and its notebooks.
 //!
-//! Modules are named after concepts, not chapters. Every figure, number and code listing in the
-//! book comes from here.
+//! Laid out by role: `models` (one model and its loss per file, in the book's order), `classic`
+//! (Bayes, variational inference, mixtures, PCA and the tools used on trained codes), `data` (data
+//! sets and batching), `train` (the one training loop), `cpu` (the fused kernels and hand-written
+//! steps of the fast CPU path), `estimators` (importance-sampled likelihoods and active units), `cli` (the `vae`
+//! program's models), `report` (the experiments that write the book's numbers and figures). Every
+//! figure, number and code listing in the book comes from here.
 
 pub use candle_core;
 pub use candle_nn;
 
-pub mod amortize;
-pub mod anomaly;
-pub mod bayes;
 pub mod checkpoint;
+pub mod classic;
 pub mod cli;
-pub mod conv_vae;
-pub mod cvae;
+pub mod cpu;
 pub mod data;
+pub mod estimators;
 pub mod figures;
-pub mod fused;
-pub mod gmm;
-pub mod importance;
 pub mod init;
-pub mod iwae;
-pub mod latent;
-pub mod logistic;
-pub mod manual;
+pub mod models;
 pub mod notebook;
 pub mod optim;
-pub mod pca;
 pub mod plot;
 pub mod prob;
-pub mod quadrant;
 pub mod report;
-pub mod text_probe;
-pub mod text_vae;
 pub mod train;
-pub mod vae;
-pub mod vi;
-pub mod vrnn;
 
 /// The book's chapters, compiled and run as doctests so that text and code cannot drift.
 #[cfg(doctest)]

@@ -85,7 +85,7 @@ impl Adam {
     }
 
     /// One update from gradients held in host memory, looked up by parameter name (the
-    /// hand-written backward pass of [`crate::manual`]). CPU parameters only.
+    /// hand-written backward pass of [`crate::cpu::manual`]). CPU parameters only.
     pub fn step_host<'g>(&mut self, grad_of: impl Fn(&str) -> Option<&'g [f32]>) -> Result<()> {
         self.t += 1;
         let consts = self.consts();
@@ -216,7 +216,7 @@ impl InplaceOp2 for AdamKernel<'_> {
     }
 }
 
-/// The update with the gradient as a host slice (from [`crate::manual`]).
+/// The update with the gradient as a host slice (from [`crate::cpu::manual`]).
 struct AdamHostKernel<'a> {
     state: &'a Mutex<(Vec<f32>, Vec<f32>)>,
     grad: &'a [f32],

@@ -67,7 +67,7 @@ pub fn kl_standard_normal(mu: &Tensor, logvar: &Tensor) -> Result<Tensor> {
 // ANCHOR_END: kl
 
 /// Analytic `KL(N(mu_q, diag(exp(logvar_q))) || N(mu_p, diag(exp(logvar_p))))` per row, for a
-/// learned prior such as the conditional prior network of [`crate::quadrant`].
+/// learned prior such as the conditional prior network of [`crate::models::quadrant`].
 pub fn kl_gaussians(mu_q: &Tensor, logvar_q: &Tensor, mu_p: &Tensor, logvar_p: &Tensor) -> Result<Tensor> {
     // 0.5 * sum( logvar_p - logvar_q + (var_q + (mu_q - mu_p)^2) / var_p - 1 )
     let spread = (logvar_q.exp()? + (mu_q - mu_p)?.sqr()?)?;

@@ -1,11 +1,11 @@
 //! What a run leaves behind: `metrics.json`, the figures, and the book's generated numbers.
 
 use crate::checkpoint::{CheckpointError, write_atomic};
+use crate::classic::{bayes, vi};
 use crate::figures::{self, FigureError};
 use crate::plot::{self, PlotError};
 use crate::prob::SeededRng;
 use crate::train::{EpochMetrics, TrainConfig, TrainError, Trainer};
-use crate::{bayes, vi};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -99,7 +99,7 @@ pub struct VaeResults {
     pub latent2_config: TrainConfig,
     pub latent2_epochs: Vec<EpochMetrics>,
     /// The amortization gap of the default model on the first test images.
-    pub amortization: crate::amortize::AmortizationGap,
+    pub amortization: crate::classic::amortize::AmortizationGap,
 }
 
 /// The configurations of the book's two runs.
@@ -266,7 +266,7 @@ fn vae_book(book_src: &Path, dev: &Device, log: &mut impl FnMut(String)) -> Resu
     written.extend([manifold, scatter2]);
     log("  amortization gap: optimizing q for each of 200 test images (about a minute)".into());
     let x_gap = x_test.narrow(0, 0, x_test.dim(0)?.min(200))?;
-    let amortization = crate::amortize::amortization_gap(&main.model, &x_gap, 300, 8, 200, 0.01, cfg.seed)?;
+    let amortization = crate::classic::amortize::amortization_gap(&main.model, &x_gap, 300, 8, 200, 0.01, cfg.seed)?;
     let results = VaeResults {
         config: cfg,
         epochs: main.history.clone(),

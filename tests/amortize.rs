@@ -1,9 +1,9 @@
 //! The amortization gap: optimizing each image's own q can only raise its ELBO.
 
 use candle_core::Device;
-use vae_book::amortize;
+use vae_book::classic::amortize;
+use vae_book::models::vae::VaeConfig;
 use vae_book::train::{TrainConfig, Trainer};
-use vae_book::vae::VaeConfig;
 
 #[test]
 fn per_image_optimization_closes_part_of_the_gap() {

@@ -1,8 +1,8 @@
 //! Bayes' rule and the evidence against exact values.
 
-use vae_book::bayes::{self, Beta};
+use vae_book::classic::bayes::{self, Beta};
+use vae_book::classic::vi::{GaussianModel, Normal1};
 use vae_book::prob::SeededRng;
-use vae_book::vi::{GaussianModel, Normal1};
 
 #[test]
 fn ln_gamma_matches_factorials_and_half_integers() {

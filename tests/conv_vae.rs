@@ -2,12 +2,12 @@
 
 use vae_book::candle_core::{Device, Tensor};
 use vae_book::candle_nn::VarMap;
-use vae_book::conv_vae::{self, ConvVae, ConvVaeConfig};
 use vae_book::data::Images;
 use vae_book::data::Mnist;
+use vae_book::models::conv_vae::{self, ConvVae, ConvVaeConfig};
+use vae_book::models::vae::{Autoencoder, negative_elbo};
 use vae_book::prob::SeededRng;
 use vae_book::train::{Run, RunConfig};
-use vae_book::vae::{Autoencoder, negative_elbo};
 
 #[test]
 fn shapes_go_down_to_the_code_and_back_to_784_pixels() {

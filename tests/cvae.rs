@@ -1,10 +1,10 @@
 //! The conditional VAE: one-hot labels, shapes, and samples that follow their label.
 
 use vae_book::candle_core::Device;
-use vae_book::cvae::{self, Cvae, CvaeConfig};
+use vae_book::classic::latent;
 use vae_book::data::Images;
 use vae_book::data::Mnist;
-use vae_book::latent;
+use vae_book::models::cvae::{self, Cvae, CvaeConfig};
 use vae_book::prob::SeededRng;
 use vae_book::train::{Run, RunConfig};
 

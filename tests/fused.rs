@@ -2,11 +2,11 @@
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
-use vae_book::fused;
+use vae_book::cpu::fused;
+use vae_book::models::vae::{VaeConfig, negative_elbo, negative_elbo_fast};
 use vae_book::optim::Adam;
 use vae_book::prob::{self, SeededRng};
 use vae_book::train::{build_model, named_vars};
-use vae_book::vae::{VaeConfig, negative_elbo, negative_elbo_fast};
 
 fn close(a: &Tensor, b: &Tensor, tol: f32, what: &str) {
     let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
@@ -130,7 +130,7 @@ fn hand_written_backward_matches_autograd() {
         let plain = negative_elbo(&x, &model.forward(&x, &eps).unwrap()).unwrap();
         let objective = (&plain.recon + (&plain.kl * beta).unwrap()).unwrap();
         let grads = objective.backward().unwrap();
-        let mut step = vae_book::manual::ManualStep::new();
+        let mut step = vae_book::cpu::manual::ManualStep::new();
         let x_host = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let eps_host = eps.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let loss = step.run(&model, &x_host, &eps_host, 24, beta).unwrap();

@@ -10,12 +10,12 @@ use std::io::Write;
 use std::path::Path;
 use vae_book::candle_core::Device;
 use vae_book::checkpoint;
-use vae_book::cvae::{Cvae, CvaeConfig};
 use vae_book::data::chorales::Chorales;
 use vae_book::data::tabular::Table;
 use vae_book::data::{Mnist, idx, sotu};
+use vae_book::models::cvae::{Cvae, CvaeConfig};
+use vae_book::models::vae::VaeConfig;
 use vae_book::train::{self, Run, RunConfig, TrainConfig, Trainer};
-use vae_book::vae::VaeConfig;
 
 /// Mutated inputs per format.
 const CASES: usize = 10_000;

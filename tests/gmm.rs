@@ -1,6 +1,6 @@
 //! The Gaussian mixture and EM.
 
-use vae_book::gmm::{self, Gaussian2, Mixture};
+use vae_book::classic::gmm::{self, Gaussian2, Mixture};
 use vae_book::prob::SeededRng;
 use vae_book::report::mixture;
 

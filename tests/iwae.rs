@@ -4,11 +4,11 @@ use vae_book::candle_core::{Device, Tensor};
 use vae_book::candle_nn::VarMap;
 use vae_book::data::BinarizedImages;
 use vae_book::data::Mnist;
-use vae_book::iwae::{self, Iwae, IwaeConfig};
+use vae_book::models::iwae::{self, Iwae, IwaeConfig};
+use vae_book::models::vae::VaeConfig;
 use vae_book::prob::SeededRng;
 use vae_book::train::build_model;
 use vae_book::train::{Run, RunConfig};
-use vae_book::vae::VaeConfig;
 
 fn small(k: usize) -> IwaeConfig {
     IwaeConfig { model: VaeConfig { input_dim: 784, hidden: 64, latent_dim: 4 }, k }

@@ -1,14 +1,14 @@
 //! Latent-space tools, anomaly scores, importance-weighted bounds and PCA.
 
-use vae_book::anomaly;
 use vae_book::candle_core::{Device, Tensor};
+use vae_book::classic::anomaly;
+use vae_book::classic::latent;
+use vae_book::classic::pca::Pca;
 use vae_book::data::Mnist;
-use vae_book::importance;
-use vae_book::latent;
-use vae_book::pca::Pca;
+use vae_book::estimators;
+use vae_book::models::vae::VaeConfig;
 use vae_book::prob::SeededRng;
 use vae_book::train::{TrainConfig, Trainer};
-use vae_book::vae::VaeConfig;
 
 #[test]
 fn interpolations_start_and_end_at_the_codes_and_slerp_keeps_the_norm() {
@@ -117,14 +117,14 @@ fn importance_weighted_bounds_rise_with_k_and_k1_is_the_elbo() {
     let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
     let bounds: Vec<f64> = [1, 10, 100]
         .iter()
-        .map(|&k| mean(importance::iw_bound(&t.model, &x, k, 50, &mut SeededRng::new(k as u64)).unwrap()))
+        .map(|&k| mean(estimators::iw_bound(&t.model, &x, k, 50, &mut SeededRng::new(k as u64)).unwrap()))
         .collect();
     assert!(bounds[0] < bounds[1] && bounds[1] < bounds[2], "{bounds:?}");
     // The mean log-weight is the ELBO: compare with the estimate that uses the closed-form KL.
-    let w = importance::log_weights_chunked(&t.model, &x, 100, 50, &mut SeededRng::new(7)).unwrap();
+    let w = estimators::log_weights_chunked(&t.model, &x, 100, 50, &mut SeededRng::new(7)).unwrap();
     let from_weights = mean(w.iter().map(|r| mean(r.clone())).collect());
     let (mu, logvar) = t.model.encode(&x).unwrap();
-    let closed_kl = vae_book::amortize::elbo_per_image(&t.model, &x, &mu, &logvar, 100, &mut SeededRng::new(8))
+    let closed_kl = vae_book::classic::amortize::elbo_per_image(&t.model, &x, &mu, &logvar, 100, &mut SeededRng::new(8))
         .unwrap()
         .mean_all()
         .unwrap()

@@ -1,7 +1,7 @@
 //! Bayesian logistic regression: gradients, HMC and VI against quadrature on a one-weight model.
 
+use vae_book::classic::logistic::{self, FullGaussian, HmcConfig, LogisticData, LogisticModel, MeanField};
 use vae_book::data::tabular;
-use vae_book::logistic::{self, FullGaussian, HmcConfig, LogisticData, LogisticModel, MeanField};
 use vae_book::prob::SeededRng;
 
 /// An intercept-only model: 30 ones and 10 zeros, prior N(0, 1). Its posterior is one-dimensional,

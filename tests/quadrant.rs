@@ -3,8 +3,8 @@
 
 use vae_book::candle_core::{DType, Device, Tensor};
 use vae_book::data::Mnist;
+use vae_book::models::quadrant::{self, QuadrantConfig, Task};
 use vae_book::prob::SeededRng;
-use vae_book::quadrant::{self, QuadrantConfig, Task};
 use vae_book::train::Schedule;
 
 #[test]

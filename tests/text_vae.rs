@@ -3,10 +3,10 @@
 
 use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
+use vae_book::classic::text_probe::{self, Features};
 use vae_book::data::sotu::{self, SotuSplit, Vocabulary};
+use vae_book::models::text_vae::{self, KlWeight, Remedies, RnnLm, TextVae, TextVaeConfig, TokenBatch, TokenData};
 use vae_book::prob::SeededRng;
-use vae_book::text_probe::{self, Features};
-use vae_book::text_vae::{self, KlWeight, Remedies, RnnLm, TextVae, TextVaeConfig, TokenBatch, TokenData};
 use vae_book::train::Schedule;
 
 const CFG: TextVaeConfig = TextVaeConfig { vocab: 12, embedding: 8, hidden: 16, latent_dim: 3 };
@@ -87,7 +87,7 @@ fn fused_softmax_loss_and_gradient_match_plain_code() {
     let targets: Vec<u32> = (0..70).map(|i| (i * 7 % 33) as u32).collect();
     let t = Tensor::from_vec(targets, 70, &dev).unwrap();
     let weights = rng.normal(&[70], &dev).unwrap();
-    let fused = vae_book::fused::softmax_nll(logits.as_tensor(), &t).unwrap();
+    let fused = vae_book::cpu::fused::softmax_nll(logits.as_tensor(), &t).unwrap();
     let plain = (logits.log_sum_exp(D::Minus1).unwrap()
         - logits.gather(&t.unsqueeze(1).unwrap(), 1).unwrap().squeeze(1).unwrap())
     .unwrap();
@@ -99,7 +99,7 @@ fn fused_softmax_loss_and_gradient_match_plain_code() {
     let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
     assert!(diff < 1e-5, "gradients differ by {diff}");
     let bad = Tensor::from_vec(vec![40u32; 70], 70, &dev).unwrap();
-    let err = vae_book::fused::softmax_nll(logits.as_tensor(), &bad).unwrap_err().to_string();
+    let err = vae_book::cpu::fused::softmax_nll(logits.as_tensor(), &bad).unwrap_err().to_string();
     assert!(err.contains("target class 40 is outside the 33 classes"), "{err}");
 }
 

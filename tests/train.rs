@@ -3,8 +3,8 @@
 
 use candle_core::{Device, Tensor};
 use vae_book::checkpoint::CheckpointError;
+use vae_book::models::vae::VaeConfig;
 use vae_book::train::{self, TrainConfig, TrainError, Trainer};
-use vae_book::vae::VaeConfig;
 
 fn tiny(epochs: usize) -> TrainConfig {
     TrainConfig {

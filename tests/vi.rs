@@ -1,8 +1,8 @@
 //! Variational inference where the answer is known: the ELBO identity, gradient VI, gradient
 //! variances and the two mean-field fits, each against closed forms.
 
+use vae_book::classic::vi::{self, GaussianModel, Normal1};
 use vae_book::prob::SeededRng;
-use vae_book::vi::{self, GaussianModel, Normal1};
 
 fn model() -> GaussianModel {
     GaussianModel::example(20, 7)

@@ -5,9 +5,9 @@ use vae_book::candle_core::{DType, Device, Tensor};
 use vae_book::candle_nn::{VarBuilder, VarMap};
 use vae_book::data::chorales::{ChoraleSplit, Chorales};
 use vae_book::init;
+use vae_book::models::vrnn::{self, RnnBaseline, SeqBatch, SeqData, Vrnn, VrnnConfig};
 use vae_book::prob::SeededRng;
 use vae_book::train::Schedule;
-use vae_book::vrnn::{self, RnnBaseline, SeqBatch, SeqData, Vrnn, VrnnConfig};
 
 const CFG: VrnnConfig = VrnnConfig { input_dim: 5, feature: 8, hidden: 12, latent_dim: 3 };
 

@@ -2,14 +2,14 @@
 //! on the embedded digits or a folder of MNIST-format files.
 
 use super::{CliModel, DataSpec, MODELS, ModelInfo, TrainArgs, positive};
-use crate::conv_vae::{ConvVae, ConvVaeConfig};
-use crate::cvae::{self, Cvae, CvaeConfig};
 use crate::data::{BinarizedImages, Images, Mnist};
-use crate::iwae::{self, Iwae, IwaeConfig};
+use crate::models::conv_vae::{ConvVae, ConvVaeConfig};
+use crate::models::cvae::{self, Cvae, CvaeConfig};
+use crate::models::iwae::{self, Iwae, IwaeConfig};
+use crate::models::vae::{Autoencoder, VaeConfig};
 use crate::prob::SeededRng;
 use crate::train::{Model, Run, RunConfig};
-use crate::vae::{Autoencoder, VaeConfig};
-use crate::{figures, importance};
+use crate::{estimators, figures};
 use anyhow::{Result, bail};
 use candle_core::{Device, Tensor};
 use std::path::{Path, PathBuf};
@@ -66,7 +66,7 @@ fn autoencoder_eval(
     out.extend(score.terms.into_iter().map(|(n, v)| (format!("  {n}"), v)));
     let mut rng = SeededRng::derived(seed, "eval-importance", k as u64);
     let chunk = (IMPORTANCE_ROWS / k).max(1);
-    let bounds = importance::iw_bound(model, x, k, chunk, &mut rng)?;
+    let bounds = estimators::iw_bound(model, x, k, chunk, &mut rng)?;
     let nll = -bounds.iter().sum::<f64>() / bounds.len().max(1) as f64;
     out.push((format!("test -log p(x), importance sampled, k = {k}"), nll));
     Ok(out)

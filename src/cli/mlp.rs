@@ -1,12 +1,12 @@
 //! The classic MLP VAE on the command line. It trains through [`Trainer`], whose CPU step is the
-//! hand-written backward pass of [`crate::manual`]; its checkpoints and `metrics.json` keep the
+//! hand-written backward pass of [`crate::cpu::manual`]; its checkpoints and `metrics.json` keep the
 //! format the VAE chapter describes.
 
 use super::{TrainArgs, device, positive};
 use crate::data::Mnist;
 use crate::prob::SeededRng;
 use crate::train::{self, TrainConfig, Trainer};
-use crate::{figures, importance, report};
+use crate::{estimators, figures, report};
 use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
@@ -111,7 +111,7 @@ pub fn train_mlp(args: &TrainArgs) -> Result<()> {
 }
 
 /// The saved model with its configuration's test images.
-fn load(path: &Path, dev: &str) -> Result<(crate::vae::Vae, TrainConfig, candle_core::Tensor)> {
+fn load(path: &Path, dev: &str) -> Result<(crate::models::vae::Vae, TrainConfig, candle_core::Tensor)> {
     let dev = device(dev)?;
     let (model, _varmap, cfg) = train::load_model(path, &dev)?;
     let mut data = Mnist::load(cfg.data_dir.as_deref())?;
@@ -128,7 +128,7 @@ pub fn eval(path: &Path, k: usize, dev: &str) -> Result<()> {
     let (model, cfg, x) = load(path, dev)?;
     let elbo = train::evaluate(&model, &x, cfg.seed)?;
     let mut rng = SeededRng::derived(cfg.seed, "eval-importance", k as u64);
-    let bounds = importance::iw_bound(&model, &x, k, (IMPORTANCE_ROWS / k).max(1), &mut rng)?;
+    let bounds = estimators::iw_bound(&model, &x, k, (IMPORTANCE_ROWS / k).max(1), &mut rng)?;
     let nll = -bounds.iter().sum::<f64>() / bounds.len().max(1) as f64;
     println!("mlp model from {}", path.display());
     println!("{:<52} {:.4}", "test -ELBO (nats per image)", elbo.loss);

@@ -352,14 +352,14 @@ pub fn checkpoint_model(path: &Path) -> Result<String> {
 macro_rules! dispatch_model {
     ($name:expr, $f:ident($($arg:expr),*)) => {
         match $name {
-            "conv" => $f::<$crate::conv_vae::ConvVae>($($arg),*),
-            "iwae" => $f::<$crate::iwae::Iwae>($($arg),*),
-            "cvae" => $f::<$crate::cvae::Cvae>($($arg),*),
-            "quadrant-baseline" => $f::<$crate::quadrant::Baseline>($($arg),*),
-            "quadrant" => $f::<$crate::quadrant::QuadrantCvae>($($arg),*),
-            "vrnn" => $f::<$crate::vrnn::Vrnn>($($arg),*),
-            "rnn" => $f::<$crate::vrnn::RnnBaseline>($($arg),*),
-            "text" => $f::<$crate::text_vae::TextVae>($($arg),*),
+            "conv" => $f::<$crate::models::conv_vae::ConvVae>($($arg),*),
+            "iwae" => $f::<$crate::models::iwae::Iwae>($($arg),*),
+            "cvae" => $f::<$crate::models::cvae::Cvae>($($arg),*),
+            "quadrant-baseline" => $f::<$crate::models::quadrant::Baseline>($($arg),*),
+            "quadrant" => $f::<$crate::models::quadrant::QuadrantCvae>($($arg),*),
+            "vrnn" => $f::<$crate::models::vrnn::Vrnn>($($arg),*),
+            "rnn" => $f::<$crate::models::vrnn::RnnBaseline>($($arg),*),
+            "text" => $f::<$crate::models::text_vae::TextVae>($($arg),*),
             other => Err(anyhow::anyhow!("unknown model {other:?}")),
         }
     };

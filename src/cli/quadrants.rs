@@ -4,7 +4,7 @@
 
 use super::images::load_mnist;
 use super::{CliModel, DataSpec, MODELS, ModelInfo, TrainArgs, positive};
-use crate::quadrant::{self, Baseline, BaselineData, CvaeData, QuadrantConfig, QuadrantCvae, Task};
+use crate::models::quadrant::{self, Baseline, BaselineData, CvaeData, QuadrantConfig, QuadrantCvae, Task};
 use crate::train::{Run, RunConfig};
 use anyhow::{Context, Result, bail};
 use candle_core::Device;

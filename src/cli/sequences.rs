@@ -4,9 +4,9 @@
 use super::{CliModel, DataSpec, MODELS, ModelInfo, TrainArgs, positive};
 use crate::data::Mnist;
 use crate::data::chorales::{ChoraleSplit, Chorales};
+use crate::models::vrnn::{self, RnnBaseline, SeqData, SeqSplits, Vrnn, VrnnConfig};
 use crate::report::sequences::{digit_rows, rolls_of};
 use crate::train::{Model, Run, RunConfig};
-use crate::vrnn::{self, RnnBaseline, SeqData, SeqSplits, Vrnn, VrnnConfig};
 use anyhow::{Result, bail};
 use candle_core::Device;
 

@@ -3,8 +3,10 @@
 
 use super::{CliModel, DataSpec, MODELS, ModelInfo, TrainArgs, positive};
 use crate::data::sotu::{self, Sentence, SotuSplit, Vocabulary};
+use crate::models::text_vae::{
+    self, KlWeight, Remedies, SentenceSplits, TextVae, TextVaeConfig, TextVaeTraining, TokenData,
+};
 use crate::prob::SeededRng;
-use crate::text_vae::{self, KlWeight, Remedies, SentenceSplits, TextVae, TextVaeConfig, TextVaeTraining, TokenData};
 use crate::train::{Run, RunConfig};
 use anyhow::{Result, bail};
 use candle_core::Device;

@@ -3,8 +3,8 @@
 //! latent traversals for a small and a large `beta`.
 
 use super::{ReportError, generated_dir, write_generated, write_json};
+use crate::classic::latent;
 use crate::data::Mnist;
-use crate::latent;
 use crate::plot::{self, ImageGrid};
 use crate::train::{TrainConfig, Trainer, quick_requested};
 use candle_core::Device;
@@ -75,7 +75,7 @@ pub fn run(
         let test = trainer.evaluate(&x_test)?;
         let mu = latent::encode_means(&trainer.model, &x_test)?;
         let mut variances = latent::mean_variances(&mu)?;
-        let active = variances.iter().filter(|v| **v > 0.01).count();
+        let active = variances.iter().filter(|&&v| v > crate::estimators::ACTIVE_UNIT_VARIANCE).count();
         log(format!("    beta {beta}: distortion {:.2}, rate {:.2}, {active} active units", test.recon, test.kl));
         if beta == low || beta == high {
             traversals.push((beta, traversal_images(&trainer, &x_test, &variances)?));

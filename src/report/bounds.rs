@@ -4,7 +4,7 @@
 use super::{ReportError, generated_dir, write_atomic, write_json};
 use crate::data::BinarizedImages;
 use crate::data::Mnist;
-use crate::iwae::{self, Iwae, IwaeConfig};
+use crate::models::iwae::{self, Iwae, IwaeConfig};
 use crate::plot;
 use crate::train::quick_requested;
 use crate::train::{Run, RunConfig};

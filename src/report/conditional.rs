@@ -1,11 +1,11 @@
 //! The conditional VAE's chapter: class-conditional generation, and what the label saves the code.
 
 use super::{ReportError, generated_dir, run_to_end, write_atomic, write_json};
-use crate::cvae::{self, Cvae, CvaeConfig};
+use crate::classic::latent;
 use crate::data::Images;
 use crate::data::Mnist;
 use crate::figures;
-use crate::latent;
+use crate::models::cvae::{self, Cvae, CvaeConfig};
 use crate::prob::SeededRng;
 use crate::train::{Run, RunConfig};
 use crate::train::{TrainConfig, quick_requested};

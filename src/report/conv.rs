@@ -2,10 +2,10 @@
 //! with a 2-D code, trained for the same epochs on the same digits.
 
 use super::{ReportError, generated_dir, run_to_end, write_atomic, write_json};
-use crate::conv_vae::{self, ConvVae, ConvVaeConfig};
 use crate::data::Images;
 use crate::data::Mnist;
 use crate::figures;
+use crate::models::conv_vae::{self, ConvVae, ConvVaeConfig};
 use crate::train::{Run, RunConfig};
 use crate::train::{TrainConfig, quick_requested};
 use candle_core::Device;

@@ -3,15 +3,15 @@
 //! nearest neighbours). Every number is computed here and written to `generated/latent-space.json`.
 
 use super::{ReportError, generated_dir, write_generated, write_json};
+use crate::classic::latent;
+use crate::classic::pca::Pca;
+use crate::classic::{anomaly, bayes};
 use crate::data::Mnist;
-use crate::importance;
-use crate::latent;
-use crate::pca::Pca;
+use crate::estimators;
+use crate::models::vae::Vae;
 use crate::plot::{self, ImageGrid};
 use crate::prob::SeededRng;
 use crate::train::{TrainConfig, quick_requested};
-use crate::vae::Vae;
-use crate::{anomaly, bayes};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -150,7 +150,7 @@ pub fn run(
         let mu = latent::encode_means(&model, &x_test)?;
         let recon = latent::decode_probabilities(&model, &mu)?;
         let pca = Pca::fit(&x_train, d, 150)?;
-        let active = latent::mean_variances(&mu)?.iter().filter(|v| **v > 0.01).count();
+        let active = estimators::active_units(&mu)?;
         dims.push(DimResult {
             latent_dim: d,
             neg_elbo: run.1,
@@ -201,7 +201,7 @@ pub fn run(
         tc.test_size = None;
         let (m, _) = run_to_end_with(tc, normal.clone(), dev, log)?;
         let mut rng = SeededRng::derived(cfg.train.seed, "anomaly", digit as u64);
-        let log_w = importance::log_weights_chunked(&m, &x_test, cfg.iw_samples, 100, &mut rng)?;
+        let log_w = estimators::log_weights_chunked(&m, &x_test, cfg.iw_samples, 100, &mut rng)?;
         let neg_elbo: Vec<f64> = log_w.iter().map(|w| -w.iter().sum::<f64>() / w.len() as f64).collect();
         let neg_iw: Vec<f64> = log_w.iter().map(|w| -bayes::log_mean_exp(w)).collect();
         let p = Pca::fit(&normal.train.images(dev)?, cfg.train.model.latent_dim, 150)?;

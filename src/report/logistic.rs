@@ -2,8 +2,8 @@
 //! a mean-field Gaussian fitted by gradient VI against a long Hamiltonian Monte Carlo run.
 
 use super::{ReportError, write_generated};
+use crate::classic::logistic::{self, Chain, HmcConfig, LogisticData, LogisticModel, LogisticVi};
 use crate::data::tabular;
-use crate::logistic::{self, Chain, HmcConfig, LogisticData, LogisticModel, LogisticVi};
 use crate::plot;
 use crate::prob::SeededRng;
 use std::path::{Path, PathBuf};
@@ -161,10 +161,10 @@ pub fn figures(r: &LogisticResults, dir: &Path) -> Result<Vec<PathBuf>, ReportEr
     let cloud: Vec<(f32, f32)> =
         (0..pooled.len()).step_by(4).map(|t| (pooled.draw(t)[i] as f32, pooled.draw(t)[j] as f32)).collect();
     let (mean, cov) = pooled.covariance2(i, j);
-    let hmc_ellipse = crate::vi::ellipse(mean, cov, 2.0, 100);
+    let hmc_ellipse = crate::classic::vi::ellipse(mean, cov, 2.0, 100);
     let q = &r.vi.q;
     let q_cov = [[q.sd[i].powi(2), 0.0], [0.0, q.sd[j].powi(2)]];
-    let vi_ellipse = crate::vi::ellipse([q.mean[i], q.mean[j]], q_cov, 2.0, 100);
+    let vi_ellipse = crate::classic::vi::ellipse([q.mean[i], q.mean[j]], q_cov, 2.0, 100);
     let names = tabular::breast_cancer_features();
     let pair_path = dir.join("logistic-pair.png");
     plot::overlay(

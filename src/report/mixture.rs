@@ -1,8 +1,8 @@
 //! The Bayes chapter's explicit model: a Gaussian mixture fitted by EM to the iris flowers' petals.
 
 use super::{ReportError, write_generated};
+use crate::classic::gmm::{self, EmFit};
 use crate::data::tabular::{self, IRIS_FEATURES};
-use crate::gmm::{self, EmFit};
 use crate::plot;
 use crate::prob::SeededRng;
 use std::path::{Path, PathBuf};
@@ -104,7 +104,7 @@ pub fn figures(fits: &[(usize, EmFit, Vec<f64>)], dir: &Path) -> Result<Vec<Path
         .components
         .iter()
         .enumerate()
-        .map(|(j, c)| (format!("component {} (2 s.d.)", j + 1), crate::vi::ellipse(c.mean, c.cov, 2.0, 100)))
+        .map(|(j, c)| (format!("component {} (2 s.d.)", j + 1), crate::classic::vi::ellipse(c.mean, c.cov, 2.0, 100)))
         .collect();
     let lines: Vec<(&str, &[(f32, f32)])> = ellipses.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect();
     let axes = (IRIS_FEATURES[COLUMNS[0]], IRIS_FEATURES[COLUMNS[1]]);

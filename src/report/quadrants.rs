@@ -3,9 +3,9 @@
 
 use super::{ReportError, generated_dir, write_atomic, write_json};
 use crate::data::Mnist;
+use crate::models::quadrant::{self, QuadrantConfig, Scores, Task};
 use crate::plot::ImageGrid;
 use crate::prob::SeededRng;
-use crate::quadrant::{self, QuadrantConfig, Scores, Task};
 use crate::train::quick_requested;
 use crate::train::{Fit, Schedule};
 use candle_core::{Device, Tensor};

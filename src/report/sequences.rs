@@ -4,11 +4,11 @@
 use super::{ReportError, generated_dir, write_atomic, write_json};
 use crate::data::Mnist;
 use crate::data::chorales::{ChoraleSplit, Chorales};
-use crate::iwae;
+use crate::models::iwae;
+use crate::models::vrnn::{self, RnnBaseline, SeqData, Vrnn, VrnnConfig};
 use crate::plot::{self, ImageGrid, Lines, PianoRolls, Roll};
 use crate::prob::SeededRng;
 use crate::train::{Fit, Schedule, quick_requested};
-use crate::vrnn::{self, RnnBaseline, SeqData, Vrnn, VrnnConfig};
 use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

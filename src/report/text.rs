@@ -3,11 +3,11 @@
 //! samples, and party/decade classification from the codes.
 
 use super::{ReportError, generated_dir, write_atomic, write_json};
+use crate::classic::text_probe::{self, Features, ProbeScore};
 use crate::data::sotu::{self, Sentence, SotuSplit, Vocabulary};
+use crate::models::text_vae::{self, KlTrace, KlWeight, Remedies, TextScore, TextVae, TextVaeConfig, TokenData};
 use crate::plot::{self, Lines};
 use crate::prob::SeededRng;
-use crate::text_probe::{self, Features, ProbeScore};
-use crate::text_vae::{self, KlTrace, KlWeight, Remedies, TextScore, TextVae, TextVaeConfig, TokenData};
 use crate::train::{Fit, Schedule, quick_requested};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -199,12 +199,6 @@ fn decode_all(
     Ok(model.decode(z, 40, rng)?.iter().map(|ids| vocab.decode(ids)).collect())
 }
 
-/// Latent dimensions whose encoder mean varies across sentences (Burda et al.'s active units).
-fn active_units(means: &Tensor) -> Result<usize, ReportError> {
-    let var = means.broadcast_sub(&means.mean_keepdim(0)?)?.sqr()?.mean(0)?.to_vec1::<f32>()?;
-    Ok(var.iter().filter(|&&v| v > 0.01).count())
-}
-
 pub fn run(
     cfg: &TextConfig,
     dev: &Device,
@@ -296,7 +290,7 @@ pub fn run(
             remedies,
             test: test_score,
             importance_nll,
-            active_units: active_units(&means)?,
+            active_units: crate::estimators::active_units(&means)?,
             distinct_reconstructions: distinct,
             reconstructed: decoded.len(),
             fit,

@@ -5,12 +5,12 @@
 //! its noise the same way, so epoch 7 is identical whether or not the run stopped after epoch 5.
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
+use crate::cpu::manual::{ManualStep, StepLoss};
 use crate::data::Mnist;
 use crate::init;
-use crate::manual::{ManualStep, StepLoss};
+use crate::models::vae::{Vae, VaeConfig, negative_elbo, negative_elbo_fast};
 use crate::optim::Adam;
 use crate::prob::SeededRng;
-use crate::vae::{Vae, VaeConfig, negative_elbo, negative_elbo_fast};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
@@ -289,7 +289,7 @@ impl Trainer {
         Ok(StepLoss { total, recon, kl })
     }
 
-    /// The same step with the hand-written backward pass of [`crate::manual`] (CPU only): the
+    /// The same step with the hand-written backward pass of [`crate::cpu::manual`] (CPU only): the
     /// same numbers, without autograd's bookkeeping.
     fn step_manual(&mut self, idx: &[u32], eps: &[f32], at: (usize, usize)) -> Result<StepLoss, TrainError> {
         let d = self.data.train.image_size();

@@ -2,7 +2,7 @@
 //! how to build its variables, its loss terms on a batch, and its score on held-out data.
 //!
 //! Every model of the book (but the classic MLP VAE, whose CPU step is hand-written in
-//! [`crate::manual`] and driven by [`crate::train::Trainer`]) trains through this one trait.
+//! [`crate::cpu::manual`] and driven by [`crate::train::Trainer`]) trains through this one trait.
 
 use crate::prob::SeededRng;
 use candle_core::{Result, Tensor};

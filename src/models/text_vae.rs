@@ -8,6 +8,7 @@
 //! decoder must lean on `z`). [`RnnLm`] is the same decoder without `z`: the baseline.
 
 use crate::data::sotu::Vocabulary;
+use crate::estimators::LogWeights;
 use crate::prob::{self, SeededRng};
 use crate::train::{Fit, LossTerms, Model, Run, Schedule, Score, Step, StepReport, TrainError, total};
 use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
@@ -119,7 +120,7 @@ pub struct TokenData {
 impl TokenData {
     pub fn new(sentences: &[Vec<u32>], batch_size: usize, dev: &Device) -> Result<Self> {
         let lengths: Vec<usize> = sentences.iter().map(Vec::len).collect();
-        let buckets = crate::vrnn::length_buckets(&lengths, batch_size);
+        let buckets = crate::models::vrnn::length_buckets(&lengths, batch_size);
         let batches = buckets
             .iter()
             .map(|idx| TokenBatch::new(&idx.iter().map(|&i| sentences[i].as_slice()).collect::<Vec<_>>(), dev))
@@ -258,7 +259,7 @@ impl Decoder {
 /// `-log softmax(logits)[target]` per row: the fused CPU kernel, or plain tensor code elsewhere.
 pub fn softmax_nll(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     if logits.device().is_cpu() {
-        crate::fused::softmax_nll(logits, targets)
+        crate::cpu::fused::softmax_nll(logits, targets)
     } else {
         logits.log_sum_exp(D::Minus1)? - logits.gather(&targets.unsqueeze(1)?, 1)?.squeeze(1)?
     }
@@ -444,7 +445,7 @@ pub fn importance_nll(model: &TextVae, data: &TokenData, k: usize, chunk: usize,
     for b in &data.batches {
         let n = b.size();
         let (mu, logvar) = model.encode(b)?;
-        let mut weights: Vec<Vec<f64>> = vec![Vec::with_capacity(k); n];
+        let mut weights = LogWeights::new(n, k);
         let mut done = 0;
         while done < k {
             let c = chunk.max(1).min(k - done);
@@ -457,12 +458,10 @@ pub fn importance_nll(model: &TextVae, data: &TokenData, k: usize, chunk: usize,
                 - nll)?
                 .to_dtype(DType::F64)?
                 .to_vec1::<f64>()?;
-            for (j, w) in log_w.iter().enumerate() {
-                weights[j % n].push(*w);
-            }
+            weights.push_copies(&log_w);
             done += c;
         }
-        out.extend(weights.iter().map(|w| -crate::bayes::log_mean_exp(w)));
+        out.extend(weights.log_mean_exp().iter().map(|l| -l));
     }
     Ok(out)
 }

@@ -5,9 +5,9 @@
 //! encoder's output, then run Adam on `(mu, logvar)` of every image, the decoder frozen. The
 //! difference between the two ELBOs, estimated with the same noise, is the gap.
 
+use crate::models::vae::Vae;
 use crate::optim::Adam;
 use crate::prob::{self, SeededRng};
-use crate::vae::Vae;
 use candle_core::{Result, Tensor, Var};
 
 /// Per-image ELBOs of the encoder's `q` and of the per-image optimized `q`, averaged over images.
@@ -85,7 +85,7 @@ pub fn amortization_gap(
     let before = eval(&mu0, &logvar0)?;
     let after = eval(&mu.as_tensor().detach(), &logvar.as_tensor().detach())?;
     let diffs: Vec<f64> = after.iter().zip(&before).map(|(a, b)| (*a - *b) as f64).collect();
-    let (_, gap_se) = crate::vi::mean_and_se(&diffs);
+    let (_, gap_se) = crate::classic::vi::mean_and_se(&diffs);
     let mean = |v: &[f32]| v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
     Ok(AmortizationGap {
         images: before.len(),

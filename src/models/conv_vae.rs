@@ -7,14 +7,14 @@
 //! decoder: z -dense-> 64x7x7 -deconv 3x3/2-> 64x14x14 -deconv 3x3/2-> 32x28x28 -deconv 3x3-> 1x28x28 logits
 //! ```
 //!
-//! It has the same interface as the MLP [`crate::vae::Vae`] (`encode`, `decode`, `forward`), and the
-//! same loss ([`crate::vae::negative_elbo`]); it trains with candle's autograd.
+//! It has the same interface as the MLP [`crate::models::vae::Vae`] (`encode`, `decode`, `forward`), and the
+//! same loss ([`crate::models::vae::negative_elbo`]); it trains with candle's autograd.
 
 use crate::data::Images;
 use crate::init;
+use crate::models::vae::{VaeOutput, negative_elbo};
 use crate::prob::{self, SeededRng};
 use crate::train::{LossTerms, Model, Score, Step};
-use crate::vae::{VaeOutput, negative_elbo};
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig, Linear, VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
@@ -90,7 +90,7 @@ impl ConvVae {
 }
 // ANCHOR_END: model
 
-impl crate::vae::Autoencoder for ConvVae {
+impl crate::models::vae::Autoencoder for ConvVae {
     fn encode(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
         ConvVae::encode(self, x)
     }

@@ -1,9 +1,9 @@
 //! Bayes' rule where everything is exact: the Beta-Bernoulli model updated as coin flips arrive,
-//! and the evidence `p(x)` of the conjugate Gaussian model of [`crate::vi`] estimated by Monte Carlo,
+//! and the evidence `p(x)` of the conjugate Gaussian model of [`crate::classic::vi`] estimated by Monte Carlo,
 //! naively (sampling the prior) and by importance sampling, against its exact value.
 
+use crate::classic::vi::{GaussianModel, Normal1};
 use crate::prob::SeededRng;
-use crate::vi::{GaussianModel, Normal1};
 
 /// `ln Gamma(x)` for `x > 0` (Lanczos approximation, g = 7, 9 terms; relative error below 1e-13).
 pub fn ln_gamma(x: f64) -> f64 {

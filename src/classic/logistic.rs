@@ -324,7 +324,7 @@ pub fn elbo(model: &LogisticModel, q: &MeanField, k: usize, seed: u64) -> (f64, 
             model.log_joint(&w) - q.log_pdf(&w)
         })
         .collect();
-    crate::vi::mean_and_se(&values)
+    crate::classic::vi::mean_and_se(&values)
 }
 
 /// A Gaussian with a full covariance, sampled through its Cholesky factor.
@@ -380,7 +380,7 @@ pub fn log_evidence(model: &LogisticModel, proposal: &FullGaussian, k: usize, se
         .collect();
     let m = log_w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let w: Vec<f64> = log_w.iter().map(|v| (v - m).exp()).collect();
-    let (mean, se) = crate::vi::mean_and_se(&w);
+    let (mean, se) = crate::classic::vi::mean_and_se(&w);
     let ess = w.iter().sum::<f64>().powi(2) / w.iter().map(|v| v * v).sum::<f64>();
     (m + mean.ln(), se / mean, ess)
 }

@@ -5,7 +5,8 @@
 //! `-ELBO(x) = -E_q[log p(x|z)] + KL(q(z|x) || p(z))`, with one reparameterized sample of `z`
 //! for the first term and the closed form for the second.
 
-use crate::{fused, prob};
+use crate::cpu::fused;
+use crate::prob;
 use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder, linear};
 use serde::{Deserialize, Serialize};
@@ -124,7 +125,7 @@ impl Vae {
 
 impl Vae {
     /// The same computation as [`Vae::forward`] through the fused CPU kernels of
-    /// [`crate::fused`]: what the trainer runs on the CPU. Other devices take the plain path.
+    /// [`crate::cpu::fused`]: what the trainer runs on the CPU. Other devices take the plain path.
     pub fn forward_fast(&self, x: &Tensor, eps: &Tensor) -> Result<VaeOutput> {
         if !self.device().is_cpu() {
             return self.forward(x, eps);
@@ -170,7 +171,7 @@ pub fn bernoulli_log_likelihood_fast(x: &Tensor, logits: &Tensor) -> Result<Tens
 
 /// What the figures and latent-space tools need from any VAE: an encoder to `(mu, logvar)`, a
 /// decoder to pixel logits, and the size of the code. The MLP [`Vae`] and the
-/// [`crate::conv_vae::ConvVae`] both implement it.
+/// [`crate::models::conv_vae::ConvVae`] both implement it.
 pub trait Autoencoder {
     fn encode(&self, x: &Tensor) -> Result<(Tensor, Tensor)>;
     fn decode(&self, z: &Tensor) -> Result<Tensor>;

@@ -9,8 +9,8 @@
 //! - [`softmax_nll`]: the per-row softmax cross-entropy, whose gradient `softmax(l) - onehot` is
 //!   computed in the same pass (the text VAE's output layer).
 //!
-//! Each op has a CPU kernel only; [`crate::vae::Vae::forward_fast`] and
-//! [`crate::text_vae::softmax_nll`] fall back to the plain code on other devices. `tests/fused.rs` checks losses and gradients against the plain versions.
+//! Each op has a CPU kernel only; [`crate::models::vae::Vae::forward_fast`] and
+//! [`crate::models::text_vae::softmax_nll`] fall back to the plain code on other devices. `tests/fused.rs` checks losses and gradients against the plain versions.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, bail};
 use std::sync::Mutex;

@@ -22,8 +22,8 @@
 //!
 //! `tests/fused.rs` checks every gradient against candle's autograd on the plain model.
 
-use crate::fused::{Mat, bernoulli_nll_rows, matmul_into, sum_rows_into};
-use crate::vae::Vae;
+use crate::cpu::fused::{Mat, bernoulli_nll_rows, matmul_into, sum_rows_into};
+use crate::models::vae::Vae;
 use candle_core::{CpuStorage, Result, Storage, Tensor, bail};
 
 /// The loss terms of one batch, averaged over its images (nats per image).

@@ -4,8 +4,8 @@
 //! `log (1/k) sum_j w_j` is a lower bound on `log p(x)` in expectation that rises with `k`:
 //! `k = 1` is the ELBO, large `k` approaches `log p(x)`.
 
+use crate::models::vae::Autoencoder;
 use crate::prob::{self, SeededRng};
-use crate::vae::Autoencoder;
 use candle_core::{Result, Tensor};
 
 // ANCHOR: log_weights
@@ -47,5 +47,40 @@ pub fn log_weights_chunked(
 /// The importance-weighted bound with `k` samples for every row of `x`, in nats (higher is better),
 /// computed `chunk` images at a time.
 pub fn iw_bound(model: &impl Autoencoder, x: &Tensor, k: usize, chunk: usize, rng: &mut SeededRng) -> Result<Vec<f64>> {
-    Ok(log_weights_chunked(model, x, k, chunk, rng)?.iter().map(|w| crate::bayes::log_mean_exp(w)).collect())
+    Ok(log_weights_chunked(model, x, k, chunk, rng)?.iter().map(|w| crate::classic::bayes::log_mean_exp(w)).collect())
+}
+
+/// Burda et al.'s threshold: a latent unit is *active* when its encoder mean varies across the data
+/// by more than this (variance over examples of `E_q[z_d]`).
+pub const ACTIVE_UNIT_VARIANCE: f32 = 0.01;
+
+/// How many latent units are active, from the encoder means of a data set (`(examples, latent)`).
+pub fn active_units(means: &Tensor) -> Result<usize> {
+    Ok(crate::classic::latent::mean_variances(means)?.iter().filter(|&&v| v > ACTIVE_UNIT_VARIANCE).count())
+}
+
+/// Log importance weights gathered pass by pass, `k` per example, for estimators that score a
+/// batch repeated several times in one pass (copy `j` of example `i` at position `j * n + i`).
+pub struct LogWeights {
+    rows: Vec<Vec<f64>>,
+}
+
+impl LogWeights {
+    /// Room for `k` weights of each of `n` examples.
+    pub fn new(n: usize, k: usize) -> Self {
+        Self { rows: vec![Vec::with_capacity(k); n] }
+    }
+
+    /// Adds one pass's weights: any number of copies of the `n` examples, copy-major.
+    pub fn push_copies(&mut self, log_w: &[f64]) {
+        let n = self.rows.len().max(1);
+        for (j, &w) in log_w.iter().enumerate() {
+            self.rows[j % n].push(w);
+        }
+    }
+
+    /// `log (1/k) sum_j w_j` for each example: its importance-sampled `log p`.
+    pub fn log_mean_exp(&self) -> Vec<f64> {
+        self.rows.iter().map(|w| crate::classic::bayes::log_mean_exp(w)).collect()
+    }
 }

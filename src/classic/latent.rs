@@ -1,7 +1,7 @@
 //! Tools for a trained VAE's latent space: the encoder's means as codes, interpolation between
 //! two codes (linear and spherical), traversals of one latent dimension, and nearest neighbours.
 
-use crate::vae::Autoencoder;
+use crate::models::vae::Autoencoder;
 use candle_core::{D, Result, Tensor};
 use candle_nn::ops::sigmoid;
 

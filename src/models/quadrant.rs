@@ -439,7 +439,7 @@ pub fn evaluate(
 /// Sum over rows of `log mean exp` of each row of `w`, in f64.
 fn log_mean_exp_rows(w: &Tensor) -> Result<f64> {
     let rows = w.to_dtype(DType::F64)?.to_vec2::<f64>()?;
-    Ok(rows.iter().map(|r| crate::bayes::log_mean_exp(r)).sum())
+    Ok(rows.iter().map(|r| crate::classic::bayes::log_mean_exp(r)).sum())
 }
 
 /// `samples` completions per image drawn from the prior network: `(samples * n, pixels)`

@@ -12,6 +12,7 @@
 //! trajectories. [`RnnBaseline`] is the same recurrence without `z`: a deterministic model of
 //! `p(x_t | x_{<t})` whose likelihood is exact.
 
+use crate::estimators::LogWeights;
 use crate::prob::{self, SeededRng};
 use crate::train::{Fit, LossTerms, Model, Run, Schedule, Score, Step, TrainError, total};
 use candle_core::{D, DType, Device, Module, Result, Tensor};
@@ -312,7 +313,7 @@ pub fn vrnn_importance_nll(model: &Vrnn, data: &SeqData, k: usize, chunk: usize,
     let mut sum = 0.0;
     for b in &data.batches {
         let (t, n, _) = b.x.dims3()?;
-        let mut weights: Vec<Vec<f64>> = vec![Vec::with_capacity(k); n];
+        let mut weights = LogWeights::new(n, k);
         let mut done = 0;
         while done < k {
             let c = chunk.max(1).min(k - done);
@@ -320,12 +321,10 @@ pub fn vrnn_importance_nll(model: &Vrnn, data: &SeqData, k: usize, chunk: usize,
             let terms = model.run(&rep, &rng.normal(&[t, n * c, model.cfg.latent_dim], b.x.device())?, true)?;
             let ratio = terms.log_ratio.ok_or_else(|| candle_core::Error::Msg("no log ratio".into()))?;
             let log_w = (ratio - terms.nll)?.sum(0)?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
-            for (j, w) in log_w.iter().enumerate() {
-                weights[j % n].push(*w);
-            }
+            weights.push_copies(&log_w);
             done += c;
         }
-        sum -= weights.iter().map(|w| crate::bayes::log_mean_exp(w)).sum::<f64>();
+        sum -= weights.log_mean_exp().iter().sum::<f64>();
     }
     Ok(sum / data.steps() as f64)
 }

@@ -1,6 +1,6 @@
 //! The importance-weighted autoencoder (IWAE, Burda, Grosse & Salakhutdinov 2015).
 //!
-//! The same encoder and decoder as the VAE ([`crate::vae::Vae`]), trained on a tighter bound:
+//! The same encoder and decoder as the VAE ([`crate::models::vae::Vae`]), trained on a tighter bound:
 //! with `z_1..z_k ~ q(z|x)` and `w_j = p(x, z_j) / q(z_j|x)`,
 //!
 //! `L_k(x) = E[log (1/k) sum_j w_j]`,   `ELBO = L_1 <= L_5 <= L_50 <= ... <= log p(x)`.
@@ -11,9 +11,9 @@
 
 use crate::data::images::BinarizedImages;
 pub use crate::data::images::{binarize, binarized_images};
+use crate::models::vae::{Vae, VaeConfig, bernoulli_log_likelihood_fast};
 use crate::prob::{self, SeededRng};
 use crate::train::{LossTerms, Model, Score, Step};
-use crate::vae::{Vae, VaeConfig, bernoulli_log_likelihood_fast};
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
@@ -120,6 +120,5 @@ pub fn mean_bound(model: &Vae, x: &Tensor, k: usize, seed: u64) -> Result<f64> {
 /// Latent units whose encoder mean varies over the rows of `x` by more than 0.01 (Burda et al.'s
 /// criterion; IWAE training is reported to keep more of them active than VAE training).
 pub fn active_units(model: &Vae, x: &Tensor) -> Result<usize> {
-    let mu = crate::latent::encode_means(model, x)?;
-    Ok(crate::latent::mean_variances(&mu)?.iter().filter(|v| **v > 0.01).count())
+    crate::estimators::active_units(&crate::classic::latent::encode_means(model, x)?)
 }

@@ -1,0 +1,14 @@
+//! Methods around the VAE: Bayesian updating and evidence, variational inference with known
+//! posteriors, a Gaussian mixture by EM, Bayesian logistic regression (HMC and VI), PCA, the
+//! amortization gap, and what is done with trained codes (interpolation, neighbours, anomaly
+//! scores, linear probes).
+
+pub mod amortize;
+pub mod anomaly;
+pub mod bayes;
+pub mod gmm;
+pub mod latent;
+pub mod logistic;
+pub mod pca;
+pub mod text_probe;
+pub mod vi;

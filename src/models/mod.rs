@@ -1,0 +1,10 @@
+//! The models of the book, one per file with its loss. The chapters teach them in this order:
+//! `vae`, `conv_vae`, `iwae`, `cvae` and `quadrant`, `vrnn`, `text_vae`.
+
+pub mod conv_vae;
+pub mod cvae;
+pub mod iwae;
+pub mod quadrant;
+pub mod text_vae;
+pub mod vae;
+pub mod vrnn;
