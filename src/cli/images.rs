@@ -1,7 +1,7 @@
 //! The image models on the command line: the convolutional VAE, the IWAE and the conditional VAE,
 //! on the embedded digits or a folder of MNIST-format files.
 
-use super::{CliModel, DataSpec, MODELS, ModelInfo, TrainArgs, positive};
+use super::{CliModel, DataSpec, ModelInfo, TrainArgs, positive};
 use crate::data::{BinarizedImages, Images, Mnist};
 use crate::models::conv_vae::{ConvVae, ConvVaeConfig};
 use crate::models::cvae::{self, Cvae, CvaeConfig};
@@ -20,10 +20,6 @@ pub const IMAGE_RUN: RunConfig = RunConfig { epochs: 10, batch_size: 128, lr: 1e
 const SIDE: usize = 28;
 /// Decoder rows per chunk of importance sampling (images per chunk times samples).
 const IMPORTANCE_ROWS: usize = 50_000;
-
-fn info(name: &str) -> &'static ModelInfo {
-    MODELS.iter().find(|m| m.name == name).expect("every CLI model is listed in MODELS")
-}
 
 /// The training and test digits `spec` names.
 pub(super) fn load_mnist(spec: &DataSpec) -> Result<Mnist> {
@@ -96,7 +92,7 @@ fn autoencoder_figures(
 
 impl CliModel for ConvVae {
     fn info() -> &'static ModelInfo {
-        info("conv")
+        &super::CONV
     }
 
     fn defaults(_data: &str) -> (ConvVaeConfig, RunConfig) {
@@ -143,7 +139,7 @@ impl CliModel for ConvVae {
 
 impl CliModel for Iwae {
     fn info() -> &'static ModelInfo {
-        info("iwae")
+        &super::IWAE
     }
 
     fn defaults(_data: &str) -> (IwaeConfig, RunConfig) {
@@ -209,7 +205,7 @@ impl CliModel for Iwae {
 
 impl CliModel for Cvae {
     fn info() -> &'static ModelInfo {
-        info("cvae")
+        &super::CVAE
     }
 
     fn defaults(_data: &str) -> (CvaeConfig, RunConfig) {

@@ -34,63 +34,71 @@ pub struct ModelInfo {
 pub const SHARED_FLAGS: [&str; 9] =
     ["--epochs", "--batch-size", "--lr", "--seed", "--patience", "--out", "--resume", "--overwrite", "--device"];
 
+pub const MLP: ModelInfo = ModelInfo {
+    name: "mlp",
+    about: "the classic VAE, MLP encoder and decoder (--beta for a beta-VAE)",
+    data: &["mnist"],
+    flags: &["--latent-dim", "--hidden", "--beta", "--data-dir", "--train-size", "--test-size"],
+};
+
+pub const CONV: ModelInfo = ModelInfo {
+    name: "conv",
+    about: "the convolutional VAE (the Keras example's shape), 28x28 images",
+    data: &["mnist"],
+    flags: &["--latent-dim", "--data-dir", "--train-size", "--test-size"],
+};
+
+pub const IWAE: ModelInfo = ModelInfo {
+    name: "iwae",
+    about: "the importance-weighted autoencoder on binarized digits (--k samples; 1 = the VAE)",
+    data: &["mnist"],
+    flags: &["--k", "--latent-dim", "--hidden", "--data-dir", "--train-size", "--test-size"],
+};
+
+pub const CVAE: ModelInfo = ModelInfo {
+    name: "cvae",
+    about: "the class-conditional VAE: digits generated for a chosen label",
+    data: &["mnist"],
+    flags: &["--latent-dim", "--hidden", "--data-dir", "--train-size", "--test-size"],
+};
+
+pub const QUADRANT_BASELINE: ModelInfo = ModelInfo {
+    name: "quadrant-baseline",
+    about: "a network that completes a digit from 1-3 of its quadrants (one guess, a blur)",
+    data: &["mnist"],
+    flags: &["--quadrants", "--hidden", "--data-dir", "--train-size", "--test-size"],
+};
+
+pub const QUADRANT: ModelInfo = ModelInfo {
+    name: "quadrant",
+    about: "the CVAE that completes digits (Sohn et al.); --baseline: a quadrant-baseline checkpoint",
+    data: &["mnist"],
+    flags: &["--quadrants", "--baseline", "--hidden", "--latent-dim", "--data-dir", "--train-size", "--test-size"],
+};
+
+pub const VRNN: ModelInfo = ModelInfo {
+    name: "vrnn",
+    about: "the variational RNN on Bach chorales (beats) or MNIST digits read row by row",
+    data: &["chorales", "mnist-rows"],
+    flags: &["--latent-dim", "--hidden"],
+};
+
+pub const RNN: ModelInfo = ModelInfo {
+    name: "rnn",
+    about: "the deterministic GRU the VRNN is compared with (exact likelihood)",
+    data: &["chorales", "mnist-rows"],
+    flags: &["--hidden"],
+};
+
+pub const TEXT: ModelInfo = ModelInfo {
+    name: "text",
+    about: "the sentence VAE of Bowman et al. on State of the Union sentences",
+    data: &["sotu"],
+    flags: &["--latent-dim", "--hidden", "--kl-anneal", "--word-dropout"],
+};
+
 /// Every model `vae train --model` knows, in the book's order.
-pub const MODELS: [ModelInfo; 9] = [
-    ModelInfo {
-        name: "mlp",
-        about: "the classic VAE, MLP encoder and decoder (--beta for a beta-VAE)",
-        data: &["mnist"],
-        flags: &["--latent-dim", "--hidden", "--beta", "--data-dir", "--train-size", "--test-size"],
-    },
-    ModelInfo {
-        name: "conv",
-        about: "the convolutional VAE (the Keras example's shape), 28x28 images",
-        data: &["mnist"],
-        flags: &["--latent-dim", "--data-dir", "--train-size", "--test-size"],
-    },
-    ModelInfo {
-        name: "iwae",
-        about: "the importance-weighted autoencoder on binarized digits (--k samples; 1 = the VAE)",
-        data: &["mnist"],
-        flags: &["--k", "--latent-dim", "--hidden", "--data-dir", "--train-size", "--test-size"],
-    },
-    ModelInfo {
-        name: "cvae",
-        about: "the class-conditional VAE: digits generated for a chosen label",
-        data: &["mnist"],
-        flags: &["--latent-dim", "--hidden", "--data-dir", "--train-size", "--test-size"],
-    },
-    ModelInfo {
-        name: "quadrant-baseline",
-        about: "a network that completes a digit from 1-3 of its quadrants (one guess, a blur)",
-        data: &["mnist"],
-        flags: &["--quadrants", "--hidden", "--data-dir", "--train-size", "--test-size"],
-    },
-    ModelInfo {
-        name: "quadrant",
-        about: "the CVAE that completes digits (Sohn et al.); --baseline: a quadrant-baseline checkpoint",
-        data: &["mnist"],
-        flags: &["--quadrants", "--baseline", "--hidden", "--latent-dim", "--data-dir", "--train-size", "--test-size"],
-    },
-    ModelInfo {
-        name: "vrnn",
-        about: "the variational RNN on Bach chorales (beats) or MNIST digits read row by row",
-        data: &["chorales", "mnist-rows"],
-        flags: &["--latent-dim", "--hidden"],
-    },
-    ModelInfo {
-        name: "rnn",
-        about: "the deterministic GRU the VRNN is compared with (exact likelihood)",
-        data: &["chorales", "mnist-rows"],
-        flags: &["--hidden"],
-    },
-    ModelInfo {
-        name: "text",
-        about: "the sentence VAE of Bowman et al. on State of the Union sentences",
-        data: &["sotu"],
-        flags: &["--latent-dim", "--hidden", "--kl-anneal", "--word-dropout"],
-    },
-];
+pub const MODELS: [ModelInfo; 9] = [MLP, CONV, IWAE, CVAE, QUADRANT_BASELINE, QUADRANT, VRNN, RNN, TEXT];
 
 /// The `vae train --help` text that lists the models.
 pub fn models_help() -> String {

@@ -3,7 +3,7 @@
 //! baseline's guess (`--baseline`, the baseline run's checkpoint).
 
 use super::images::load_mnist;
-use super::{CliModel, DataSpec, MODELS, ModelInfo, TrainArgs, positive};
+use super::{CliModel, DataSpec, ModelInfo, TrainArgs, positive};
 use crate::models::quadrant::{self, Baseline, BaselineData, CvaeData, QuadrantConfig, QuadrantCvae, Task};
 use crate::train::{Run, RunConfig};
 use anyhow::{Context, Result, bail};
@@ -16,10 +16,6 @@ const QUADRANT_RUN: RunConfig = RunConfig { epochs: 30, batch_size: 128, lr: 1e-
 const VALID_SHARE: usize = 9;
 /// Draws in the negative ELBO (Pyro's `num_particles`).
 const PARTICLES: usize = 10;
-
-fn info(name: &str) -> &'static ModelInfo {
-    MODELS.iter().find(|m| m.name == name).expect("every CLI model is listed in MODELS")
-}
 
 fn apply_sizes(args: &TrainArgs, cfg: QuadrantConfig) -> Result<QuadrantConfig> {
     let cfg = QuadrantConfig {
@@ -59,7 +55,7 @@ fn describe_tasks(task: &Task, valid: &Task, test: Option<&Task>, quadrants: Opt
 
 impl CliModel for Baseline {
     fn info() -> &'static ModelInfo {
-        info("quadrant-baseline")
+        &super::QUADRANT_BASELINE
     }
 
     fn defaults(_data: &str) -> (QuadrantConfig, RunConfig) {
@@ -105,7 +101,7 @@ impl CliModel for Baseline {
 
 impl CliModel for QuadrantCvae {
     fn info() -> &'static ModelInfo {
-        info("quadrant")
+        &super::QUADRANT
     }
 
     fn defaults(_data: &str) -> (QuadrantConfig, RunConfig) {

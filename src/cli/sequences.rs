@@ -1,7 +1,7 @@
 //! The sequence models on the command line: the VRNN and its GRU baseline, on Bach chorales (one
 //! step per beat) or on MNIST digits read row by row, each with early stopping on validation.
 
-use super::{CliModel, DataSpec, MODELS, ModelInfo, TrainArgs, positive};
+use super::{CliModel, DataSpec, ModelInfo, TrainArgs, positive};
 use crate::data::Mnist;
 use crate::data::chorales::{ChoraleSplit, Chorales};
 use crate::models::vrnn::{self, RnnBaseline, SeqData, SeqSplits, Vrnn, VrnnConfig};
@@ -76,13 +76,9 @@ fn test_split(data: &SeqSplits) -> Result<&SeqData> {
     data.test.as_ref().ok_or_else(|| anyhow::anyhow!("no test split loaded"))
 }
 
-fn info(name: &str) -> &'static ModelInfo {
-    MODELS.iter().find(|m| m.name == name).expect("every CLI model is listed in MODELS")
-}
-
 impl CliModel for Vrnn {
     fn info() -> &'static ModelInfo {
-        info("vrnn")
+        &super::VRNN
     }
 
     fn defaults(data: &str) -> (VrnnConfig, RunConfig) {
@@ -125,7 +121,7 @@ impl CliModel for Vrnn {
 
 impl CliModel for RnnBaseline {
     fn info() -> &'static ModelInfo {
-        info("rnn")
+        &super::RNN
     }
 
     fn defaults(data: &str) -> (VrnnConfig, RunConfig) {

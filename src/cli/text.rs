@@ -1,7 +1,7 @@
 //! The sentence VAE on the command line: State of the Union sentences, KL annealing and word
 //! dropout as flags, early stopping on validation, sentences printed by `vae sample`.
 
-use super::{CliModel, DataSpec, MODELS, ModelInfo, TrainArgs, positive};
+use super::{CliModel, DataSpec, ModelInfo, TrainArgs, positive};
 use crate::data::sotu::{self, Sentence, SotuSplit, Vocabulary};
 use crate::models::text_vae::{
     self, KlWeight, Remedies, SentenceSplits, TextVae, TextVaeConfig, TextVaeTraining, TokenData,
@@ -22,7 +22,7 @@ const SAMPLES: usize = 10;
 
 impl CliModel for TextVae {
     fn info() -> &'static ModelInfo {
-        MODELS.iter().find(|m| m.name == "text").expect("every CLI model is listed in MODELS")
+        &super::TEXT
     }
 
     /// The chapter's third VAE: KL annealing over 600 steps and word dropout 0.5.

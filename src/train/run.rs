@@ -141,7 +141,7 @@ impl<M: Model> Run<M> {
         self.remember_if_best(epoch, eval.loss)?;
         let seconds = start.elapsed().as_secs_f64();
         self.history.push(EpochRecord { epoch, train_loss, train_terms, eval, train_seconds, seconds });
-        Ok(self.history.last().expect("just pushed"))
+        Ok(&self.history[self.history.len() - 1])
     }
 
     /// Checks the loss, takes the gradient and an Adam step; returns the loss and its terms.
