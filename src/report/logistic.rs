@@ -114,18 +114,30 @@ pub fn tables(r: &LogisticResults) -> Vec<(&'static str, String)> {
     );
     let mut predictive =
         String::from("| posterior used | test log p(y∣x) per case (nats) | test accuracy |\n|---|---:|---:|\n");
-    let hmc_draws: Vec<Vec<f64>> = (0..pooled.len()).step_by(10).map(|t| pooled.draw(t).to_vec()).collect();
-    let mut rng = SeededRng::new(8);
-    let q_draws: Vec<Vec<f64>> = (0..hmc_draws.len()).map(|_| r.vi.q.sample(&mut rng)).collect();
-    for (name, draws) in [
-        ("the mode only (MAP)", std::slice::from_ref(&r.map)),
-        ("VI: draws from q", &q_draws[..]),
-        ("HMC draws", &hmc_draws[..]),
-    ] {
-        let (lp, acc) = logistic::predictive(&r.test, draws);
+    for (name, lp, acc) in predictive_scores(r) {
         predictive += &format!("| {name} | {lp:.4} | {:.1}% |\n", 100.0 * acc);
     }
     vec![("logistic-data.md", data), ("logistic-posterior.md", posterior), ("logistic-predictive.md", predictive)]
+}
+
+/// The posterior predictive on the test cases from the mode, from VI's draws and from HMC's draws:
+/// (name, mean `log p(y | x)`, accuracy).
+pub fn predictive_scores(r: &LogisticResults) -> Vec<(&'static str, f64, f64)> {
+    let pooled = r.pooled();
+    let hmc_draws: Vec<Vec<f64>> = (0..pooled.len()).step_by(10).map(|t| pooled.draw(t).to_vec()).collect();
+    let mut rng = SeededRng::new(8);
+    let q_draws: Vec<Vec<f64>> = (0..hmc_draws.len()).map(|_| r.vi.q.sample(&mut rng)).collect();
+    [
+        ("the mode only (MAP)", std::slice::from_ref(&r.map)),
+        ("VI: draws from q", &q_draws[..]),
+        ("HMC draws", &hmc_draws[..]),
+    ]
+    .into_iter()
+    .map(|(name, draws)| {
+        let (lp, acc) = logistic::predictive(&r.test, draws);
+        (name, lp, acc)
+    })
+    .collect()
 }
 
 /// The pair of weights (intercept excluded) whose HMC draws are most strongly correlated.

@@ -117,6 +117,9 @@ impl<M: Model> Run<M> {
         let epoch = self.history.len() + 1;
         let start = Instant::now();
         let n = M::rows(data);
+        if n == 0 {
+            return Err(candle_core::Error::Msg(format!("{}: there is no training data", M::NAME)).into());
+        }
         let batch_size = if M::PREBATCHED { 1 } else { self.run.batch_size.max(1) };
         let perm = SeededRng::derived(self.run.seed, "shuffle", epoch as u64).permutation(n);
         let mut noise = SeededRng::derived(self.run.seed, "noise", epoch as u64);
