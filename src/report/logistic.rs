@@ -13,7 +13,7 @@ pub const PRIOR_VAR: f64 = 1.0;
 const SPLIT_SEED: u64 = 0;
 pub const HMC: HmcConfig = HmcConfig { step_size: 0.05, leapfrog_steps: 20, warmup: 500, draws: 5000, seed: 1 };
 pub const VI_STEPS: usize = 3000;
-const VI_SAMPLES: usize = 16;
+pub const VI_SAMPLES: usize = 16;
 const VI_LR: f64 = 0.05;
 const VI_SEED: u64 = 3;
 /// Draws for the Monte Carlo ELBO and for the importance-sampling estimate of `log p(y)`.
