@@ -6,17 +6,17 @@
 use std::cell::RefCell;
 use vae_book::candle_core::{Device, Result, Tensor};
 use vae_book::candle_nn::VarBuilder;
+use vae_book::data::sequences::{SeqData, SeqSplits};
 use vae_book::data::sotu::Vocabulary;
+use vae_book::data::tokens::{SentenceSplits, TokenData};
 use vae_book::data::{BinarizedImages, Images, Mnist};
 use vae_book::models::conv_vae::{ConvVae, ConvVaeConfig};
 use vae_book::models::cvae::{Cvae, CvaeConfig};
 use vae_book::models::iwae::{Iwae, IwaeConfig};
 use vae_book::models::quadrant::{Baseline, BaselineData, CvaeData, QuadrantConfig, QuadrantCvae, Task};
-use vae_book::models::text_vae::{
-    KlWeight, Remedies, RnnLm, SentenceSplits, TextVae, TextVaeConfig, TextVaeTraining, TokenData,
-};
+use vae_book::models::text_vae::{KlWeight, Remedies, RnnLm, TextVae, TextVaeConfig, TextVaeTraining};
 use vae_book::models::vae::VaeConfig;
-use vae_book::models::vrnn::{RnnBaseline, SeqData, SeqSplits, Vrnn, VrnnConfig};
+use vae_book::models::vrnn::{RnnBaseline, Vrnn, VrnnConfig};
 use vae_book::prob::SeededRng;
 use vae_book::train::{EpochRecord, LossTerms, Model, Run, RunConfig, Score, Step, TrainError, named_vars};
 

@@ -5,7 +5,8 @@ use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use vae_book::classic::text_probe::{self, Features};
 use vae_book::data::sotu::{self, SotuSplit, Vocabulary};
-use vae_book::models::text_vae::{self, KlWeight, Remedies, RnnLm, TextVae, TextVaeConfig, TokenBatch, TokenData};
+use vae_book::data::tokens::{TokenBatch, TokenData};
+use vae_book::models::text_vae::{self, KlWeight, Remedies, RnnLm, TextVae, TextVaeConfig};
 use vae_book::prob::SeededRng;
 use vae_book::train::Schedule;
 

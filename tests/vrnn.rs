@@ -4,8 +4,9 @@
 use vae_book::candle_core::{DType, Device, Tensor};
 use vae_book::candle_nn::{VarBuilder, VarMap};
 use vae_book::data::chorales::{ChoraleSplit, Chorales};
+use vae_book::data::sequences::{SeqBatch, SeqData, length_buckets};
 use vae_book::init;
-use vae_book::models::vrnn::{self, RnnBaseline, SeqBatch, SeqData, Vrnn, VrnnConfig};
+use vae_book::models::vrnn::{self, RnnBaseline, Vrnn, VrnnConfig};
 use vae_book::prob::SeededRng;
 use vae_book::train::Schedule;
 
@@ -77,7 +78,7 @@ fn batches_pad_and_mask_and_buckets_cover_everything() {
     assert_eq!(batch.steps(), 8);
     let err = SeqBatch::new(&[&a[..7]], 5, &Device::Cpu).unwrap_err().to_string();
     assert!(err.contains("sequence 0 has 7 values"), "{err}");
-    let buckets = vrnn::length_buckets(&[5, 1, 4, 2, 3], 2);
+    let buckets = length_buckets(&[5, 1, 4, 2, 3], 2);
     assert_eq!(buckets, vec![vec![1, 3], vec![4, 2], vec![0]]);
 }
 

@@ -4,7 +4,8 @@
 use super::{CliModel, DataSpec, ModelInfo, TrainArgs, positive};
 use crate::data::Mnist;
 use crate::data::chorales::{ChoraleSplit, Chorales};
-use crate::models::vrnn::{self, RnnBaseline, SeqData, SeqSplits, Vrnn, VrnnConfig};
+use crate::data::sequences::{SeqData, SeqSplits};
+use crate::models::vrnn::{self, RnnBaseline, Vrnn, VrnnConfig};
 use crate::report::sequences::{digit_rows, rolls_of};
 use crate::train::{Model, Run, RunConfig};
 use anyhow::{Result, bail};

@@ -3,9 +3,8 @@
 
 use super::{CliModel, DataSpec, ModelInfo, TrainArgs, positive};
 use crate::data::sotu::{self, Sentence, SotuSplit, Vocabulary};
-use crate::models::text_vae::{
-    self, KlWeight, Remedies, SentenceSplits, TextVae, TextVaeConfig, TextVaeTraining, TokenData,
-};
+use crate::data::tokens::{SentenceSplits, TokenData};
+use crate::models::text_vae::{self, KlWeight, Remedies, TextVae, TextVaeConfig, TextVaeTraining};
 use crate::prob::SeededRng;
 use crate::train::{Run, RunConfig};
 use anyhow::{Result, bail};

@@ -6,8 +6,10 @@ pub mod chorales;
 pub mod idx;
 pub mod images;
 pub mod mnist;
+pub mod sequences;
 pub mod sotu;
 pub mod tabular;
+pub mod tokens;
 
 pub use idx::{IdxError, IdxImages, IdxLabels};
 pub use images::{BinarizedImages, Images};

@@ -4,8 +4,9 @@
 use super::{ReportError, generated_dir, write_atomic, write_json};
 use crate::data::Mnist;
 use crate::data::chorales::{ChoraleSplit, Chorales};
+use crate::data::sequences::{SeqBatch, SeqData};
 use crate::models::iwae;
-use crate::models::vrnn::{self, RnnBaseline, SeqData, Vrnn, VrnnConfig};
+use crate::models::vrnn::{self, RnnBaseline, Vrnn, VrnnConfig};
 use crate::plot::{self, ImageGrid, Lines, PianoRolls, Roll};
 use crate::prob::SeededRng;
 use crate::train::{Fit, Schedule, quick_requested};
@@ -267,7 +268,7 @@ fn chorale_figures(
     let roll = test.iter().find(|r| r.len() / keys >= needed).or(test.first()).cloned().unwrap_or_default();
     let beats = (roll.len() / keys).min(needed);
     let roll = &roll[..beats * keys];
-    let batch = vrnn::SeqBatch::new(&[roll], keys, dev)?;
+    let batch = SeqBatch::new(&[roll], keys, dev)?;
     let zeros = Tensor::zeros((beats, 1, model.cfg.latent_dim), DType::F32, dev)?;
     let recon = candle_nn::ops::sigmoid(&model.run(&batch, &zeros, false)?.logits)?.flatten_all()?.to_vec1::<f32>()?;
     let recon_path = dir.join("chorale-reconstruction.png");
@@ -334,7 +335,7 @@ fn row_figure(
     let cols = 8.min(test.len());
     let mut rng = SeededRng::derived(cfg.row_schedule.seed, "row-samples", 0);
     let mut images = Vec::new();
-    let batch = vrnn::SeqBatch::new(&test[..cols].iter().map(Vec::as_slice).collect::<Vec<_>>(), 28, dev)?;
+    let batch = SeqBatch::new(&test[..cols].iter().map(Vec::as_slice).collect::<Vec<_>>(), 28, dev)?;
     images.extend(batch.x.permute((1, 0, 2))?.flatten_all()?.to_vec1::<f32>()?);
     let top = batch.x.narrow(0, 0, 14)?;
     for _ in 0..2 {

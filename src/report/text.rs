@@ -5,7 +5,8 @@
 use super::{ReportError, generated_dir, write_atomic, write_json};
 use crate::classic::text_probe::{self, Features, ProbeScore};
 use crate::data::sotu::{self, Sentence, SotuSplit, Vocabulary};
-use crate::models::text_vae::{self, KlTrace, KlWeight, Remedies, TextScore, TextVae, TextVaeConfig, TokenData};
+use crate::data::tokens::TokenData;
+use crate::models::text_vae::{self, KlTrace, KlWeight, Remedies, TextScore, TextVae, TextVaeConfig};
 use crate::plot::{self, Lines};
 use crate::prob::SeededRng;
 use crate::train::{Fit, Schedule, quick_requested};
