@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub mod beta_vae;
-pub mod bounds;
-pub mod conditional;
 pub mod conv;
+pub mod cvae;
+pub mod iwae;
 pub mod latent_space;
 pub mod logistic;
 pub mod mixture;
@@ -225,7 +225,7 @@ pub fn book_figures(
     }
     if wanted("iwae") {
         log("  IWAE: k = 1, 5, 50 on binarized digits, bounds up to k = 5000".into());
-        written.extend(bounds::book(book_src, dev, &mut log)?);
+        written.extend(iwae::book(book_src, dev, &mut log)?);
     }
     if wanted("conv") {
         log("  convolutional VAE against the MLP VAE, 2-D codes".into());
@@ -233,7 +233,7 @@ pub fn book_figures(
     }
     if wanted("cvae") {
         log("  conditional VAE: class-conditional generation".into());
-        written.extend(conditional::book(book_src, dev, &mut log)?);
+        written.extend(cvae::book(book_src, dev, &mut log)?);
     }
     if wanted("quadrants") {
         log("  quadrant completion: baseline network against the CVAE, 1-3 quadrants shown".into());

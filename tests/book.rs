@@ -262,10 +262,10 @@ fn beta_vae_quick_run_orders_rates() {
 #[test]
 fn iwae_tables_match_their_data() {
     let dir = report::generated_dir(&book_src());
-    let r: report::bounds::BoundsResults =
+    let r: report::iwae::BoundsResults =
         serde_json::from_str(&std::fs::read_to_string(dir.join("iwae.json")).unwrap()).unwrap();
-    assert_eq!(r.config, report::bounds::BoundsConfig::book());
-    for (name, text) in report::bounds::tables(&r) {
+    assert_eq!(r.config, report::iwae::BoundsConfig::book());
+    for (name, text) in report::iwae::tables(&r) {
         assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), text, "{name} is stale");
     }
     for run in &r.runs {
@@ -298,10 +298,10 @@ fn conv_vae_table_matches_its_data() {
 #[test]
 fn cvae_table_matches_its_data() {
     let dir = report::generated_dir(&book_src());
-    let r: report::conditional::ConditionalResults =
+    let r: report::cvae::ConditionalResults =
         serde_json::from_str(&std::fs::read_to_string(dir.join("cvae.json")).unwrap()).unwrap();
-    assert_eq!(r.config, report::conditional::ConditionalConfig::book());
-    assert_eq!(std::fs::read_to_string(dir.join("cvae.md")).unwrap(), report::conditional::table(&r));
+    assert_eq!(r.config, report::cvae::ConditionalConfig::book());
+    assert_eq!(std::fs::read_to_string(dir.join("cvae.md")).unwrap(), report::cvae::table(&r));
     assert!(r.cvae_test < r.vae_test, "the label saves the code nats");
     // The chapter: the gap between the bounds is "about ten times" ln 10, the most the label can explain.
     let ratio = (r.vae_test - r.cvae_test) / 10f64.ln();
