@@ -50,7 +50,8 @@ pub enum ReportError {
     File { path: PathBuf, msg: String },
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ReportError> {
+/// Writes `value` as pretty JSON, atomically.
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ReportError> {
     let text =
         serde_json::to_string_pretty(value).map_err(|e| ReportError::File { path: path.into(), msg: e.to_string() })?;
     Ok(write_atomic(path, format!("{text}\n").as_bytes())?)

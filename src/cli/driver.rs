@@ -83,7 +83,7 @@ fn start<M: CliModel>(args: &TrainArgs, ckpt: &Path, dev: &Device) -> Result<(Ru
             ckpt.parent().unwrap_or(ckpt).display()
         );
     }
-    let spec = DataSpec::from_args(args, M::info().data[0]);
+    let spec = M::complete_spec(DataSpec::from_args(args, M::info().data[0]));
     let (cfg, run) = M::defaults(&spec.name);
     let cfg = M::apply(args, cfg)?;
     let run = args.run_config(run)?;
@@ -113,7 +113,7 @@ fn resume<M: CliModel>(args: &TrainArgs, ckpt_path: &Path, dev: &Device) -> Resu
     let run = args.run_config(ckpt.meta_json("run_config")?)?;
     let data = M::load_data(&saved_spec, &run, dev)?;
     let cfg = M::fit_to_data(cfg, &data)?;
-    let resumed = Run::resume(ckpt_path, cfg, run, dev)?;
+    let resumed = Run::resume_from(&ckpt, cfg, run, dev)?;
     println!("resuming {} after epoch {}", ckpt_path.display(), resumed.history.len());
     Ok((resumed, saved_spec, data))
 }
@@ -151,16 +151,14 @@ fn write_metrics<M: CliModel>(path: &Path, run: &Run<M>, spec: &DataSpec) -> Res
         best_epoch: run.best.epoch,
         epochs: &run.history,
     };
-    let text = serde_json::to_string_pretty(&metrics)?;
-    checkpoint::write_atomic(path, format!("{text}\n").as_bytes())?;
-    Ok(())
+    Ok(crate::report::write_json(path, &metrics)?)
 }
 
 /// A trained model and the data its checkpoint names.
 fn load<M: CliModel>(path: &Path, dev: &str) -> Result<(Run<M>, M::Data)> {
     let dev = device(dev)?;
-    let run = Run::<M>::load(path, &dev)?;
-    let ckpt = checkpoint::load(path, &Device::Cpu)?;
+    let ckpt = checkpoint::load(path, &dev)?;
+    let run = Run::<M>::from_checkpoint(&ckpt, &dev)?;
     let spec: DataSpec = ckpt.meta_json("data")?;
     let data =
         M::load_data(&spec, &run.run, &dev).with_context(|| format!("loading the data of {}", path.display()))?;

@@ -147,15 +147,9 @@ impl CliModel for Iwae {
     }
 
     fn apply(args: &TrainArgs, cfg: IwaeConfig) -> Result<IwaeConfig> {
-        let m = cfg.model;
-        let model = VaeConfig {
-            latent_dim: args.latent_dim.unwrap_or(m.latent_dim),
-            hidden: args.hidden.unwrap_or(m.hidden),
-            ..m
-        };
+        let (latent_dim, hidden) = super::sizes(args, (cfg.model.latent_dim, cfg.model.hidden))?;
+        let model = VaeConfig { latent_dim, hidden, ..cfg.model };
         let k = args.k.unwrap_or(cfg.k);
-        positive("--latent-dim", model.latent_dim)?;
-        positive("--hidden", model.hidden)?;
         super::check_importance_samples(k)?;
         Ok(IwaeConfig { model, k })
     }
@@ -213,14 +207,8 @@ impl CliModel for Cvae {
     }
 
     fn apply(args: &TrainArgs, cfg: CvaeConfig) -> Result<CvaeConfig> {
-        let cfg = CvaeConfig {
-            latent_dim: args.latent_dim.unwrap_or(cfg.latent_dim),
-            hidden: args.hidden.unwrap_or(cfg.hidden),
-            ..cfg
-        };
-        positive("--latent-dim", cfg.latent_dim)?;
-        positive("--hidden", cfg.hidden)?;
-        Ok(cfg)
+        let (latent_dim, hidden) = super::sizes(args, (cfg.latent_dim, cfg.hidden))?;
+        Ok(CvaeConfig { latent_dim, hidden, ..cfg })
     }
 
     fn load_data(spec: &DataSpec, _run: &RunConfig, dev: &Device) -> Result<Images> {

@@ -27,14 +27,11 @@ fn apply(args: &TrainArgs, mut cfg: TrainConfig) -> Result<TrainConfig> {
         patience: None,
     })?;
     (cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed) = (run.epochs, run.batch_size, run.lr, run.seed);
-    cfg.model.latent_dim = args.latent_dim.unwrap_or(cfg.model.latent_dim);
-    cfg.model.hidden = args.hidden.unwrap_or(cfg.model.hidden);
+    (cfg.model.latent_dim, cfg.model.hidden) = super::sizes(args, (cfg.model.latent_dim, cfg.model.hidden))?;
     cfg.beta = args.beta.unwrap_or(cfg.beta);
     cfg.data_dir = args.data_dir.clone().or(cfg.data_dir);
     cfg.train_size = args.train_size.or(cfg.train_size);
     cfg.test_size = args.test_size.or(cfg.test_size);
-    positive("--latent-dim", cfg.model.latent_dim)?;
-    positive("--hidden", cfg.model.hidden)?;
     if !(cfg.beta.is_finite() && cfg.beta >= 0.0) {
         bail!("--beta must be a number of at least 0, got {}", cfg.beta);
     }

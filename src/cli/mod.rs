@@ -252,6 +252,14 @@ impl TrainArgs {
     }
 }
 
+/// `--latent-dim` and `--hidden` applied over a model's `(latent, hidden)`, each at least 1.
+pub fn sizes(args: &TrainArgs, (latent, hidden): (usize, usize)) -> Result<(usize, usize)> {
+    let (latent, hidden) = (args.latent_dim.unwrap_or(latent), args.hidden.unwrap_or(hidden));
+    positive("--latent-dim", latent)?;
+    positive("--hidden", hidden)?;
+    Ok((latent, hidden))
+}
+
 /// `Err` naming the flag when a count is zero.
 pub fn positive(flag: &str, value: usize) -> Result<()> {
     if value == 0 {
@@ -307,8 +315,7 @@ impl DataSpec {
             dir: args.data_dir.clone(),
             train_size: args.train_size,
             test_size: args.test_size,
-            // Resolved here, so that "no flag" and "--quadrants 2" are the same data.
-            quadrants: args.quadrants.or(args.model.as_deref().is_some_and(|m| m.starts_with("quadrant")).then_some(2)),
+            quadrants: args.quadrants,
             baseline: args.baseline.clone(),
         }
     }
@@ -323,6 +330,11 @@ pub trait CliModel: Model {
     fn defaults(data: &str) -> (Self::Config, RunConfig);
     /// `cfg` with the model's own flags applied (checked: a zero size is an error).
     fn apply(args: &TrainArgs, cfg: Self::Config) -> Result<Self::Config>;
+    /// `spec` with the model's data defaults filled in, so that a default left out and the same
+    /// value given are the same data when a checkpoint's spec is compared (none by default).
+    fn complete_spec(spec: DataSpec) -> DataSpec {
+        spec
+    }
     /// Loads the data `spec` names (binarized, or cut into batches, as `run` says).
     fn load_data(spec: &DataSpec, run: &RunConfig, dev: &Device) -> Result<Self::Data>;
     /// `cfg` fitted to the data (sizes the data fixes), or an error if they cannot go together.

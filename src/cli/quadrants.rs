@@ -3,7 +3,7 @@
 //! baseline's guess (`--baseline`, the baseline run's checkpoint).
 
 use super::images::load_mnist;
-use super::{CliModel, DataSpec, ModelInfo, TrainArgs, positive};
+use super::{CliModel, DataSpec, ModelInfo, TrainArgs};
 use crate::models::quadrant::{self, Baseline, BaselineData, CvaeData, QuadrantConfig, QuadrantCvae, Task};
 use crate::train::{Run, RunConfig};
 use anyhow::{Context, Result, bail};
@@ -14,23 +14,19 @@ use candle_core::Module;
 const QUADRANT_RUN: RunConfig = RunConfig { epochs: 30, batch_size: 128, lr: 1e-3, seed: 42, patience: Some(3) };
 /// The last ninth of the training digits (1,000 of the embedded 9,000) is held out for early stopping.
 const VALID_SHARE: usize = 9;
+/// Quadrants shown when `--quadrants` is not given.
+const DEFAULT_QUADRANTS: usize = 2;
 /// Draws in the negative ELBO (Pyro's `num_particles`).
 const PARTICLES: usize = 10;
 
 fn apply_sizes(args: &TrainArgs, cfg: QuadrantConfig) -> Result<QuadrantConfig> {
-    let cfg = QuadrantConfig {
-        hidden: args.hidden.unwrap_or(cfg.hidden),
-        latent_dim: args.latent_dim.unwrap_or(cfg.latent_dim),
-        ..cfg
-    };
-    positive("--hidden", cfg.hidden)?;
-    positive("--latent-dim", cfg.latent_dim)?;
-    Ok(cfg)
+    let (latent_dim, hidden) = super::sizes(args, (cfg.latent_dim, cfg.hidden))?;
+    Ok(QuadrantConfig { latent_dim, hidden, ..cfg })
 }
 
 /// Training, validation and test tasks for the quadrants `spec` names.
 fn tasks(spec: &DataSpec, dev: &Device) -> Result<(Task, Task, Task)> {
-    let q = spec.quadrants.unwrap_or(2);
+    let q = spec.quadrants.unwrap_or(DEFAULT_QUADRANTS);
     let data = load_mnist(spec)?;
     let all = data.train.images(dev)?;
     let n = all.dim(0)?;
@@ -42,14 +38,17 @@ fn tasks(spec: &DataSpec, dev: &Device) -> Result<(Task, Task, Task)> {
     Ok((task(&all.narrow(0, 0, n - valid)?)?, task(&all.narrow(0, n - valid, valid)?)?, task(&data.test.images(dev)?)?))
 }
 
-fn describe_tasks(task: &Task, valid: &Task, test: Option<&Task>, quadrants: Option<usize>) -> String {
+fn describe_tasks(task: &Task, valid: &Task, test: Option<&Task>) -> String {
     let size = |t: &Task| t.images.dims()[0];
+    // A quadrant is a quarter of the pixels.
+    let shown = task.observed.sum_all().and_then(|s| s.to_scalar::<f32>()).unwrap_or(0.0);
+    let quadrants = (4.0 * shown / task.images.dims()[1].max(1) as f32).round();
     format!(
         "{} training, {} validation, {} test digits, {} quadrant(s) shown",
         size(task),
         size(valid),
         test.map_or(0, size),
-        quadrants.unwrap_or(2)
+        quadrants
     )
 }
 
@@ -66,6 +65,10 @@ impl CliModel for Baseline {
         apply_sizes(args, cfg)
     }
 
+    fn complete_spec(spec: DataSpec) -> DataSpec {
+        DataSpec { quadrants: spec.quadrants.or(Some(DEFAULT_QUADRANTS)), ..spec }
+    }
+
     fn load_data(spec: &DataSpec, _run: &RunConfig, dev: &Device) -> Result<BaselineData> {
         let (task, valid, test) = tasks(spec, dev)?;
         Ok(BaselineData { task, valid, test: Some(test) })
@@ -80,7 +83,7 @@ impl CliModel for Baseline {
     }
 
     fn describe(data: &BaselineData) -> String {
-        describe_tasks(&data.task, &data.valid, data.test.as_ref(), None)
+        describe_tasks(&data.task, &data.valid, data.test.as_ref())
     }
 
     fn eval(run: &Run<Self>, data: &BaselineData, _k: usize) -> Result<Vec<(String, f64)>> {
@@ -112,13 +115,17 @@ impl CliModel for QuadrantCvae {
         apply_sizes(args, cfg)
     }
 
+    fn complete_spec(spec: DataSpec) -> DataSpec {
+        <Baseline as CliModel>::complete_spec(spec)
+    }
+
     /// The tasks with the trained baseline's guesses.
     fn load_data(spec: &DataSpec, _run: &RunConfig, dev: &Device) -> Result<CvaeData> {
         let Some(path) = &spec.baseline else {
             bail!(
                 "--model quadrant needs a trained baseline: run `vae train --model quadrant-baseline --quadrants {q} \
                  --out runs/quadrant-baseline`, then pass --baseline runs/quadrant-baseline/checkpoint.safetensors",
-                q = spec.quadrants.unwrap_or(2)
+                q = spec.quadrants.unwrap_or(DEFAULT_QUADRANTS)
             );
         };
         let ckpt = crate::checkpoint::load(path, &Device::Cpu)?;
@@ -143,7 +150,7 @@ impl CliModel for QuadrantCvae {
     }
 
     fn describe(data: &CvaeData) -> String {
-        describe_tasks(&data.task, &data.valid, data.test.as_ref(), None)
+        describe_tasks(&data.task, &data.valid, data.test.as_ref())
     }
 
     fn eval(run: &Run<Self>, data: &CvaeData, k: usize) -> Result<Vec<(String, f64)>> {

@@ -1,7 +1,7 @@
 //! The sequence models on the command line: the VRNN and its GRU baseline, on Bach chorales (one
 //! step per beat) or on MNIST digits read row by row, each with early stopping on validation.
 
-use super::{CliModel, DataSpec, ModelInfo, TrainArgs, positive};
+use super::{CliModel, DataSpec, ModelInfo, TrainArgs};
 use crate::data::Mnist;
 use crate::data::chorales::{ChoraleSplit, Chorales};
 use crate::data::sequences::{SeqData, SeqSplits};
@@ -30,14 +30,8 @@ fn book_defaults(data: &str) -> (VrnnConfig, RunConfig) {
 }
 
 fn apply_sizes(args: &TrainArgs, cfg: VrnnConfig) -> Result<VrnnConfig> {
-    let cfg = VrnnConfig {
-        latent_dim: args.latent_dim.unwrap_or(cfg.latent_dim),
-        hidden: args.hidden.unwrap_or(cfg.hidden),
-        ..cfg
-    };
-    positive("--latent-dim", cfg.latent_dim)?;
-    positive("--hidden", cfg.hidden)?;
-    Ok(cfg)
+    let (latent_dim, hidden) = super::sizes(args, (cfg.latent_dim, cfg.hidden))?;
+    Ok(VrnnConfig { latent_dim, hidden, ..cfg })
 }
 
 /// Training, validation and test sequences of `spec`, in length buckets of `run.batch_size`.

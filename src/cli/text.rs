@@ -1,7 +1,7 @@
 //! The sentence VAE on the command line: State of the Union sentences, KL annealing and word
 //! dropout as flags, early stopping on validation, sentences printed by `vae sample`.
 
-use super::{CliModel, DataSpec, ModelInfo, TrainArgs, positive};
+use super::{CliModel, DataSpec, ModelInfo, TrainArgs};
 use crate::data::sotu::{self, Sentence, SotuSplit, Vocabulary};
 use crate::data::tokens::{SentenceSplits, TokenData};
 use crate::models::text_vae::{self, KlWeight, Remedies, TextVae, TextVaeConfig, TextVaeTraining};
@@ -35,14 +35,8 @@ impl CliModel for TextVae {
     }
 
     fn apply(args: &TrainArgs, cfg: TextVaeTraining) -> Result<TextVaeTraining> {
-        let m = cfg.model;
-        let model = TextVaeConfig {
-            latent_dim: args.latent_dim.unwrap_or(m.latent_dim),
-            hidden: args.hidden.unwrap_or(m.hidden),
-            ..m
-        };
-        positive("--latent-dim", model.latent_dim)?;
-        positive("--hidden", model.hidden)?;
+        let (latent_dim, hidden) = super::sizes(args, (cfg.model.latent_dim, cfg.model.hidden))?;
+        let model = TextVaeConfig { latent_dim, hidden, ..cfg.model };
         let kl_weight = match args.kl_anneal {
             Some(0) => KlWeight::Constant(1.0),
             Some(steps) => KlWeight::Linear { steps },

@@ -268,24 +268,29 @@ impl<M: Model> Run<M> {
     /// Continues the run saved at `path` with `cfg` and `run`, which must equal the saved ones
     /// but for `run.epochs` (a longer run may continue a shorter one).
     pub fn resume(path: &Path, cfg: M::Config, run: RunConfig, dev: &Device) -> Result<Self, TrainError> {
-        let ckpt = checkpoint::load(path, dev)?;
-        check_model::<M>(&ckpt)?;
+        Self::resume_from(&checkpoint::load(path, dev)?, cfg, run, dev)
+    }
+
+    /// [`Run::resume`] from a checkpoint already read (its tensors may be on another device).
+    pub fn resume_from(ckpt: &Checkpoint, cfg: M::Config, run: RunConfig, dev: &Device) -> Result<Self, TrainError> {
+        let path = &ckpt.path;
+        check_model::<M>(ckpt)?;
         let saved_cfg: M::Config = ckpt.meta_json("model_config")?;
         let saved_run: RunConfig = ckpt.meta_json("run_config")?;
         let mut differences = json_differences(&to_value(&saved_cfg), &to_value(&cfg), "");
         let asked = RunConfig { epochs: saved_run.epochs, ..run };
         differences.extend(json_differences(&to_value(&saved_run), &to_value(&asked), ""));
         if !differences.is_empty() {
-            return Err(TrainError::ResumeMismatch { path: path.into(), msg: differences.join("; ") });
+            return Err(TrainError::ResumeMismatch { path: path.clone(), msg: differences.join("; ") });
         }
-        check_shapes::<M>(&cfg, &ckpt, dev)?;
+        check_shapes::<M>(&cfg, ckpt, dev)?;
         let mut out = Self::new(cfg, run, dev)?;
-        out.load_weights(&ckpt)?;
+        out.load_weights(ckpt)?;
         out.opt.load_state(&ckpt.tensors, ckpt.meta_json("adam_t")?)?;
         out.history = ckpt.meta_json("history")?;
-        let (epoch, loss) = saved_best(&ckpt)?;
+        let (epoch, loss) = saved_best(ckpt)?;
         let weights = match run.patience {
-            Some(_) if epoch > 0 => saved_best_weights(&ckpt, &out.varmap)?,
+            Some(_) if epoch > 0 => saved_best_weights(ckpt, &out.varmap)?,
             _ => Vec::new(),
         };
         out.best = Best { epoch, loss, weights };
