@@ -51,3 +51,24 @@ fn a_short_run_lowers_the_loss() {
     let l = negative_elbo(&x_test, &model.forward(&x_test, &eps).unwrap()).unwrap();
     assert!(l.total.to_scalar::<f32>().unwrap().is_finite());
 }
+
+#[test]
+fn the_fast_cpu_path_matches_the_plain_model_with_gradients() {
+    use vae_book::models::vae::negative_elbo_fast;
+    let dev = Device::Cpu;
+    let varmap = VarMap::new();
+    let model = conv_vae::build(ConvVaeConfig { latent_dim: 2 }, &varmap, 5, &dev).unwrap();
+    let x = Mnist::embedded().unwrap().test.images(&dev).unwrap().narrow(0, 0, 17).unwrap();
+    let eps = SeededRng::new(6).normal(&[17, 2], &dev).unwrap();
+    let plain = negative_elbo(&x, &model.forward(&x, &eps).unwrap()).unwrap();
+    let fast = negative_elbo_fast(&x, &model.forward_fast(&x, &eps).unwrap()).unwrap();
+    let (p, f) = (plain.total.to_scalar::<f32>().unwrap(), fast.total.to_scalar::<f32>().unwrap());
+    assert!((p - f).abs() < 1e-3, "loss: plain {p}, fast {f}");
+    let (gp, gf) = (plain.total.backward().unwrap(), fast.total.backward().unwrap());
+    for (name, var) in varmap.data().lock().unwrap().iter() {
+        let (a, b) = (gf.get(var).unwrap(), gp.get(var).unwrap());
+        let scale = b.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap().max(1e-6);
+        let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(diff <= 1e-4 * scale, "{name}: gradients differ by {diff} (scale {scale})");
+    }
+}

@@ -144,3 +144,63 @@ fn hand_written_backward_matches_autograd() {
         }
     }
 }
+
+/// A candle layer's output and gradients (input, weight, bias) under a loss that weights every
+/// output differently, for the plain op and for the fast one.
+fn conv_case(
+    plain: impl Fn(&Tensor) -> Tensor,
+    fast: impl Fn(&Tensor) -> Tensor,
+    x: &Var,
+    params: &[(&str, &Tensor)],
+    what: &str,
+) {
+    let (yp, yf) = (plain(x), fast(x));
+    assert_eq!(yp.dims(), yf.dims(), "{what}: shapes");
+    close(&yf, &yp, 1e-4, &format!("{what} output"));
+    let weights = SeededRng::new(21).normal(yp.dims(), &Device::Cpu).unwrap();
+    let gp = (yp * &weights).unwrap().sum_all().unwrap().backward().unwrap();
+    let gf = (yf * &weights).unwrap().sum_all().unwrap().backward().unwrap();
+    close(gf.get(x).unwrap(), gp.get(x).unwrap(), 1e-4, &format!("{what} d/dx"));
+    for (name, t) in params {
+        close(gf.get(t).unwrap(), gp.get(t).unwrap(), 1e-4, &format!("{what} d/d{name}"));
+    }
+}
+
+#[test]
+fn fast_convolutions_match_candles_with_every_gradient() {
+    use candle_nn::{Conv2dConfig, ConvTranspose2dConfig, Module, VarBuilder};
+    use vae_book::cpu::conv;
+    let dev = Device::Cpu;
+    // (batch, channels in, out, side, kernel, stride, padding, output padding): the conv VAE's
+    // layers, a side that the stride does not divide, no padding, and a batch of one (one thread).
+    let cases = [
+        (5, 1, 4, 28, 3, 2, 1, 1),
+        (3, 6, 5, 7, 3, 2, 1, 1),
+        (4, 3, 2, 9, 3, 1, 1, 0),
+        (2, 2, 3, 8, 5, 3, 2, 2),
+        (1, 3, 4, 6, 2, 1, 0, 0),
+    ];
+    for (i, &(n, cin, cout, side, k, stride, pad, out_pad)) in cases.iter().enumerate() {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+        let down = Conv2dConfig { padding: pad, stride, ..Default::default() };
+        let up = ConvTranspose2dConfig { padding: pad, stride, output_padding: out_pad, ..Default::default() };
+        let c = candle_nn::conv2d(cin, cout, k, down, vb.pp("c")).unwrap();
+        let t = candle_nn::conv_transpose2d(cin, cout, k, up, vb.pp("t")).unwrap();
+        vae_book::init::pytorch_default_init(&varmap, 30 + i as u64).unwrap();
+        let x = Var::from_tensor(&SeededRng::new(40 + i as u64).normal(&[n, cin, side, side], &dev).unwrap()).unwrap();
+        let cp = [("w", c.weight()), ("b", c.bias().unwrap())];
+        conv_case(|x| c.forward(x).unwrap(), |x| conv::conv2d(&c, x, true).unwrap(), &x, &cp, &format!("conv {i}"));
+        let tp = [("w", t.weight()), ("b", t.bias().unwrap())];
+        let fast_t = |x: &Tensor| conv::conv_transpose2d(&t, x).unwrap();
+        conv_case(|x| t.forward(x).unwrap(), fast_t, &x, &tp, &format!("transposed {i}"));
+        // With the ReLU inside the op.
+        let relu_c = |x: &Tensor| conv::conv2d_relu(&c, x, true).unwrap();
+        conv_case(|x| c.forward(x).unwrap().relu().unwrap(), relu_c, &x, &cp, &format!("conv+relu {i}"));
+        let relu_t = |x: &Tensor| conv::conv_transpose2d_relu(&t, x).unwrap();
+        conv_case(|x| t.forward(x).unwrap().relu().unwrap(), relu_t, &x, &tp, &format!("transposed+relu {i}"));
+        // Without the input gradient (the first layer reads data), x gets none.
+        let y = conv::conv2d(&c, &x, false).unwrap();
+        assert!(y.sum_all().unwrap().backward().unwrap().get(&x).is_none());
+    }
+}

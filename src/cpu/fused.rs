@@ -15,7 +15,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, bail};
 use std::sync::Mutex;
 
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+pub(crate) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     let all = s.as_slice::<f32>()?;
     match l.contiguous_offsets() {
         Some((a, b)) => Ok(&all[a..b]),
@@ -70,6 +70,15 @@ pub(crate) fn matmul_into(dst: &mut [f32], accumulate: bool, a: Mat, b: Mat, m: 
     } else {
         unsafe { gemm_raw(dst, n, accumulate, a, b, m, k, n) }
     }
+}
+
+/// [`matmul_into`] on the calling thread only: for callers that already split their work
+/// between threads (the convolutions split the batch).
+pub(crate) fn matmul_serial(dst: &mut [f32], accumulate: bool, a: Mat, b: Mat, m: usize, k: usize, n: usize) {
+    let fits = |x: &Mat, r: usize, c: usize| r == 0 || c == 0 || (r - 1) * x.rs + (c - 1) * x.cs < x.data.len();
+    assert!(dst.len() == m * n && fits(&a, m, k) && fits(&b, k, n), "matmul_serial: shape mismatch");
+    // SAFETY: the assertion keeps every strided read inside `a` and `b`; `dst` is borrowed mutably.
+    unsafe { gemm_raw(DstPtr(dst.as_mut_ptr()), n, accumulate, a, b, m, k, n) }
 }
 
 /// A destination pointer that may be handed to another thread (the halves never overlap).
@@ -256,7 +265,7 @@ impl CustomOp1 for Relu {
 }
 
 /// `grad * (res > 0)` in one pass.
-struct ReluBackward;
+pub(crate) struct ReluBackward;
 
 impl CustomOp2 for ReluBackward {
     fn name(&self) -> &'static str {

@@ -8,11 +8,13 @@
 //! ```
 //!
 //! It has the same interface as the MLP [`crate::models::vae::Vae`] (`encode`, `decode`, `forward`), and the
-//! same loss ([`crate::models::vae::negative_elbo`]); it trains with candle's autograd.
+//! same loss ([`crate::models::vae::negative_elbo`]); it trains with candle's autograd, on the CPU
+//! through the fast convolutions of [`crate::cpu::conv`] ([`ConvVae::forward_fast`], tested equal).
 
+use crate::cpu::{conv, fused};
 use crate::data::Images;
 use crate::init;
-use crate::models::vae::{VaeOutput, negative_elbo};
+use crate::models::vae::{VaeOutput, negative_elbo_fast};
 use crate::prob::{self, SeededRng};
 use crate::train::{LossTerms, Model, Score, Step};
 use candle_core::{DType, Device, Module, Result, Tensor};
@@ -90,6 +92,44 @@ impl ConvVae {
 }
 // ANCHOR_END: model
 
+impl ConvVae {
+    /// The same computation as [`ConvVae::forward`] through the fast CPU kernels of
+    /// [`crate::cpu::conv`] and [`crate::cpu::fused`]: what the trainer runs on the CPU. Other
+    /// devices take the plain path.
+    pub fn forward_fast(&self, x: &Tensor, eps: &Tensor) -> Result<VaeOutput> {
+        if !self.device.is_cpu() {
+            return self.forward(x, eps);
+        }
+        let (mu, logvar) = self.encode_fast(x)?;
+        let z = prob::reparameterize(&mu, &logvar, eps)?;
+        let logits = self.decode_fast(&z)?;
+        Ok(VaeOutput { logits, mu, logvar, z })
+    }
+
+    /// [`ConvVae::encode`] on the fast kernels (no gradient to `x`, which is data).
+    fn encode_fast(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let n = x.dim(0)?;
+        let h = conv::conv2d_relu(&self.conv1, &x.reshape((n, 1, 28, 28))?, false)?;
+        let h = conv::conv2d_relu(&self.conv2, &h, true)?;
+        let h = fused::relu(&fused_linear(&self.dense, &h.flatten_from(1)?)?)?;
+        Ok((fused_linear(&self.mu, &h)?, fused_linear(&self.logvar, &h)?))
+    }
+
+    /// [`ConvVae::decode`] on the fast kernels.
+    fn decode_fast(&self, z: &Tensor) -> Result<Tensor> {
+        let n = z.dim(0)?;
+        let h = fused::relu(&fused_linear(&self.dec_dense, z)?)?.reshape((n, 64, 7, 7))?;
+        let h = conv::conv_transpose2d_relu(&self.deconv1, &h)?;
+        let h = conv::conv_transpose2d_relu(&self.deconv2, &h)?;
+        conv::conv_transpose2d(&self.deconv3, &h)?.reshape((n, 784))
+    }
+}
+
+fn fused_linear(l: &Linear, h: &Tensor) -> Result<Tensor> {
+    let Some(b) = l.bias() else { candle_core::bail!("linear layer without bias") };
+    fused::linear(h, l.weight(), b, true)
+}
+
 impl crate::models::vae::Autoencoder for ConvVae {
     fn encode(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
         ConvVae::encode(self, x)
@@ -132,7 +172,7 @@ impl Model for ConvVae {
     fn loss(&self, cfg: &ConvVaeConfig, data: &Images, at: Step, noise: &mut SeededRng) -> Result<LossTerms> {
         let x = data.batch(at.rows)?;
         let eps = noise.normal(&[at.rows.len(), cfg.latent_dim], x.device())?;
-        let l = negative_elbo(&x, &self.forward(&x, &eps)?)?;
+        let l = negative_elbo_fast(&x, &self.forward_fast(&x, &eps)?)?;
         Ok(LossTerms { objective: l.total, terms: vec![("recon", l.recon), ("kl", l.kl)] })
     }
 
@@ -150,7 +190,7 @@ pub fn evaluate(model: &ConvVae, x: &Tensor, seed: u64) -> Result<(f64, f64, f64
     for s in (0..n).step_by(500) {
         let xb = x.narrow(0, s, 500.min(n - s))?;
         let eps = rng.normal(&[xb.dim(0)?, model.cfg.latent_dim], x.device())?;
-        let l = negative_elbo(&xb, &model.forward(&xb, &eps)?)?;
+        let l = negative_elbo_fast(&xb, &model.forward_fast(&xb, &eps)?)?;
         let w = xb.dim(0)? as f64;
         total += l.total.to_scalar::<f32>()? as f64 * w;
         recon += l.recon.to_scalar::<f32>()? as f64 * w;

@@ -235,6 +235,7 @@ impl Trainer {
 
     /// Runs one epoch and the test evaluation. `progress(batch, loss)` is called after each step.
     pub fn train_epoch(&mut self, mut progress: impl FnMut(usize, f64)) -> Result<EpochMetrics, TrainError> {
+        crate::cpu::memory::keep_freed_memory();
         let epoch = self.next_epoch();
         let start = Instant::now();
         let n = self.data.train.len();

@@ -114,6 +114,7 @@ impl<M: Model> Run<M> {
 
     /// Runs the next epoch and its held-out evaluation; `progress` is called after every step.
     pub fn epoch(&mut self, data: &M::Data, mut progress: impl FnMut(&StepReport)) -> Result<&EpochRecord, TrainError> {
+        crate::cpu::memory::keep_freed_memory();
         let epoch = self.history.len() + 1;
         let start = Instant::now();
         let n = M::rows(data);

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""PyTorch references for the book's other architectures, on the same embedded data, for comparing
+losses and speed with `cargo bench --bench models`.
+
+Not part of the tests. Usage:
+    python3 scripts/pytorch_models.py --model conv [--epochs 3] [--threads 2] [--init W.safetensors]
+
+`conv`: the convolutional VAE of `src/models/conv_vae.rs` (the Keras example's shape, 2-D code):
+conv 3x3/2 (1->32), conv 3x3/2 (32->64), dense 3136->16, mu and log-variance 16->2; dense 2->3136,
+transposed conv 3x3/2 (64->64, output padding 1), transposed conv 3x3/2 (64->32), transposed conv
+3x3/1 (32->1); ReLU between layers. Loss: Bernoulli log-likelihood from logits summed per image,
+analytic KL, averaged over the batch; Adam, lr 1e-3, batch 128, the embedded 9,000 training and
+1,000 test digits. With `--init` (safetensors written by the Rust side, its parameter names) both
+start from the same weights. Prints one line per epoch and a JSON summary at the end.
+"""
+import argparse
+import json
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pytorch_reference import load_safetensors, read_images
+
+
+class ConvVAE(nn.Module):
+    # Rust parameter prefix -> this module's attribute.
+    RUST_NAMES = {"encoder.conv1": "conv1", "encoder.conv2": "conv2", "encoder.dense": "dense",
+                  "encoder.mu": "mu", "encoder.logvar": "logvar", "decoder.dense": "dec_dense",
+                  "decoder.deconv1": "deconv1", "decoder.deconv2": "deconv2", "decoder.deconv3": "deconv3"}
+
+    def __init__(self, latent=2):
+        super().__init__()
+        self.latent = latent
+        self.conv1 = nn.Conv2d(1, 32, 3, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(32, 64, 3, stride=2, padding=1)
+        self.dense = nn.Linear(64 * 7 * 7, 16)
+        self.mu = nn.Linear(16, latent)
+        self.logvar = nn.Linear(16, latent)
+        self.dec_dense = nn.Linear(latent, 64 * 7 * 7)
+        self.deconv1 = nn.ConvTranspose2d(64, 64, 3, stride=2, padding=1, output_padding=1)
+        self.deconv2 = nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1)
+        self.deconv3 = nn.ConvTranspose2d(32, 1, 3, padding=1)
+
+    def forward(self, x):
+        n = len(x)
+        h = F.relu(self.conv1(x.reshape(n, 1, 28, 28)))
+        h = F.relu(self.conv2(h))
+        h = F.relu(self.dense(h.flatten(1)))
+        mu, logvar = self.mu(h), self.logvar(h)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        h = F.relu(self.dec_dense(z)).reshape(n, 64, 7, 7)
+        h = F.relu(self.deconv1(h))
+        h = F.relu(self.deconv2(h))
+        return self.deconv3(h).reshape(n, 784), mu, logvar
+
+
+def negative_elbo(x, logits, mu, logvar):
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(1).mean()
+    kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)).mean()
+    return recon, kl
+
+
+def load_rust_weights(model, path):
+    weights = load_safetensors(path)
+    with torch.no_grad():
+        for rust, attr in model.RUST_NAMES.items():
+            getattr(model, attr).weight.copy_(weights[f"{rust}.weight"])
+            getattr(model, attr).bias.copy_(weights[f"{rust}.bias"])
+
+
+def train_conv(args):
+    x_train = read_images("train-images-idx3-ubyte.gz")
+    x_test = read_images("t10k-images-idx3-ubyte.gz")
+    model = ConvVAE()
+    if args.init:
+        load_rust_weights(model, args.init)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    history = []
+    for epoch in range(1, args.epochs + 1):
+        start = time.perf_counter()
+        perm = torch.randperm(len(x_train))
+        total = 0.0
+        for i in range(0, len(x_train), args.batch_size):
+            x = x_train[perm[i : i + args.batch_size]]
+            recon, kl = negative_elbo(x, *model(x))
+            loss = recon + kl
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(x)
+        train_seconds = time.perf_counter() - start
+        with torch.no_grad():
+            recon, kl = negative_elbo(x_test, *model(x_test))
+        m = dict(epoch=epoch, train_loss=total / len(x_train), test_loss=(recon + kl).item(),
+                 recon=recon.item(), kl=kl.item(), train_seconds=train_seconds,
+                 seconds=time.perf_counter() - start)
+        history.append(m)
+        print(f"epoch {epoch:>2}: train {m['train_loss']:.2f} test {m['test_loss']:.2f} "
+              f"(recon {m['recon']:.2f} + kl {m['kl']:.2f}) {m['train_seconds']:.2f} s", flush=True)
+    return history
+
+
+MODELS = {"conv": train_conv}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", choices=sorted(MODELS), required=True)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--init", help="initial weights (safetensors with the Rust parameter names)")
+    args = p.parse_args()
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    history = MODELS[args.model](args)
+    print(json.dumps({"model": args.model, "torch": torch.__version__, "threads": args.threads,
+                      "epochs": history}))
+
+
+if __name__ == "__main__":
+    main()
