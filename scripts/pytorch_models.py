@@ -11,7 +11,8 @@ transposed conv 3x3/2 (64->64, output padding 1), transposed conv 3x3/2 (64->32)
 3x3/1 (32->1); ReLU between layers. Loss: Bernoulli log-likelihood from logits summed per image,
 analytic KL, averaged over the batch; Adam, lr 1e-3, batch 128, the embedded 9,000 training and
 1,000 test digits. With `--init` (safetensors written by the Rust side, its parameter names) both
-start from the same weights. Prints one line per epoch and a JSON summary at the end.
+start from the same weights; with `--order`, `--noise` and `--eval-noise` as well they compute the
+same function on the same batches, so their losses agree to rounding. Prints one line per epoch and a JSON summary at the end.
 """
 import argparse
 import json
@@ -21,7 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pytorch_reference import load_safetensors, read_images
+from pytorch_reference import load_safetensors, read_f32, read_images
+
+
+def read_u32(path):
+    with open(path, "rb") as f:
+        return torch.frombuffer(bytearray(f.read()), dtype=torch.int32).long()
 
 
 class ConvVAE(nn.Module):
@@ -43,13 +49,14 @@ class ConvVAE(nn.Module):
         self.deconv2 = nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1)
         self.deconv3 = nn.ConvTranspose2d(32, 1, 3, padding=1)
 
-    def forward(self, x):
+    def forward(self, x, eps=None):
         n = len(x)
         h = F.relu(self.conv1(x.reshape(n, 1, 28, 28)))
         h = F.relu(self.conv2(h))
         h = F.relu(self.dense(h.flatten(1)))
         mu, logvar = self.mu(h), self.logvar(h)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        eps = torch.randn_like(mu) if eps is None else eps
+        z = mu + torch.exp(0.5 * logvar) * eps
         h = F.relu(self.dec_dense(z)).reshape(n, 64, 7, 7)
         h = F.relu(self.deconv1(h))
         h = F.relu(self.deconv2(h))
@@ -76,15 +83,21 @@ def train_conv(args):
     model = ConvVAE()
     if args.init:
         load_rust_weights(model, args.init)
+    orders = read_u32(args.order).reshape(-1, len(x_train)) if args.order else None
+    noise = read_f32(args.noise).reshape(-1, model.latent) if args.noise else None
+    eval_noise = read_f32(args.eval_noise).reshape(len(x_test), -1) if args.eval_noise else None
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    history = []
+    history, used = [], 0
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
-        perm = torch.randperm(len(x_train))
+        perm = orders[epoch - 1] if orders is not None else torch.randperm(len(x_train))
         total = 0.0
         for i in range(0, len(x_train), args.batch_size):
             x = x_train[perm[i : i + args.batch_size]]
-            recon, kl = negative_elbo(x, *model(x))
+            eps = None
+            if noise is not None:
+                eps, used = noise[used : used + len(x)], used + len(x)
+            recon, kl = negative_elbo(x, *model(x, eps))
             loss = recon + kl
             opt.zero_grad()
             loss.backward()
@@ -92,7 +105,7 @@ def train_conv(args):
             total += loss.item() * len(x)
         train_seconds = time.perf_counter() - start
         with torch.no_grad():
-            recon, kl = negative_elbo(x_test, *model(x_test))
+            recon, kl = negative_elbo(x_test, *model(x_test, eval_noise))
         m = dict(epoch=epoch, train_loss=total / len(x_train), test_loss=(recon + kl).item(),
                  recon=recon.item(), kl=kl.item(), train_seconds=train_seconds,
                  seconds=time.perf_counter() - start)
@@ -113,6 +126,9 @@ def main():
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--init", help="initial weights (safetensors with the Rust parameter names)")
+    p.add_argument("--order", help="little-endian u32 training-set permutations, one per epoch")
+    p.add_argument("--noise", help="f32 noise for every training batch, in order")
+    p.add_argument("--eval-noise", help="f32 noise for the test evaluation (the same every epoch)")
     args = p.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
