@@ -290,8 +290,24 @@ fn conv_vae_table_matches_its_data() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("conv-vae.json")).unwrap()).unwrap();
     assert_eq!(r.config, report::conv::ConvConfig::book());
     assert_eq!(std::fs::read_to_string(dir.join("conv-vae.md")).unwrap(), report::conv::table(&r));
-    assert!(r.conv_test > r.mlp_test && r.conv_parameters < r.mlp_parameters, "the MLP wins at this budget");
-    assert!(r.conv_seconds_per_epoch > r.mlp_seconds_per_epoch);
+    assert!(r.conv_test > r.mlp_test && r.conv_parameters < r.mlp_parameters, "the MLP wins, with more parameters");
+    let text = std::fs::read_to_string(book_src().join("conv-vae.md")).unwrap();
+    // "19.9 nats behind the MLP after 10 epochs and 22.7 after 30"
+    let gap = |e: usize| r.conv_curve[e - 1] - r.mlp_curve[e - 1];
+    let said = format!("{:.1} nats behind\nthe MLP after 10 epochs and {:.1} after 30", gap(10), gap(30));
+    assert!(text.contains(&said) && gap(30) > gap(10), "the chapter must say: {said}");
+    // "both curves still fall by about two nats over their last ten epochs"
+    for curve in [&r.mlp_curve, &r.conv_curve] {
+        let fall = curve[19] - curve[29];
+        assert!((1.5..2.5).contains(&fall), "last ten epochs fell {fall}");
+    }
+    // "an epoch of it costs more than ten of the MLP's"
+    assert!(r.conv_seconds_per_epoch > 10.0 * r.mlp_seconds_per_epoch);
+    // The codes on a line: both units pass the variance test, move together, one live unit.
+    assert_eq!((r.mlp_active, r.conv_active, r.conv_live_features), (2, 2, 1));
+    let said = format!("the correlation\nunder the table is {:.3}, against {:.2} for the MLP", r.conv_code_correlation, r.mlp_code_correlation);
+    assert!(text.contains(&said.replace('-', "−")), "the chapter must say: {said}");
+    assert!(r.conv_code_correlation.abs() > 0.999 && r.mlp_code_correlation.abs() < 0.5);
 }
 
 /// The CVAE table is rendered from its committed results, which say what the chapter says.
@@ -500,4 +516,20 @@ fn text_quick_run_is_sane() {
         assert!(v.test.nll().is_finite() && v.importance_nll.is_finite() && v.test.kl >= 0.0, "{v:?}");
     }
     assert!(r.probes.iter().all(|p| (0.0..=1.0).contains(&p.party) && (0.0..=1.0).contains(&p.decade)));
+}
+
+/// The models benchmark's table says what the compute-cost chapter says of it: the two sides
+/// reach the same test loss (the same function), and the ratio is the two medians'.
+#[test]
+fn models_benchmark_agrees_with_pytorch() {
+    let md = std::fs::read_to_string(report::generated_dir(&book_src()).join("compute-models.md")).unwrap();
+    let row = md.lines().find(|l| l.starts_with("| convolutional VAE")).expect("a row for the conv VAE");
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    let num = |s: &str| s.trim_matches('*').parse::<f64>().unwrap();
+    let (candle, torch, ratio) = (num(cells[2]), num(cells[3]), num(cells[4]));
+    assert!((candle / torch - ratio).abs() < 0.01, "{row}");
+    let losses: Vec<f64> = cells[6].split('/').map(|v| num(v.trim())).collect();
+    assert!((losses[0] - losses[1]).abs() < 0.1, "the same function must reach the same loss: {row}");
+    let text = std::fs::read_to_string(book_src().join("compute-cost.md")).unwrap();
+    assert!(text.contains("eight to ten times") && ratio < 2.0, "the chapter says the gap shrank from 8-10x: {ratio}");
 }

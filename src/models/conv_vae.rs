@@ -66,12 +66,17 @@ impl ConvVae {
 
     /// `x` is `(batch, 784)` as for the MLP; returns `mu` and `logvar`, each `(batch, latent)`.
     pub fn encode(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let h = self.features(x)?; // (n, 16)
+        Ok((self.mu.forward(&h)?, self.logvar.forward(&h)?))
+    }
+
+    /// The encoder up to its dense layer of 16 units, from which the code is read: `(batch, 16)`.
+    pub fn features(&self, x: &Tensor) -> Result<Tensor> {
         let n = x.dim(0)?;
         let h = x.reshape((n, 1, 28, 28))?;
         let h = self.conv1.forward(&h)?.relu()?; // (n, 32, 14, 14)
         let h = self.conv2.forward(&h)?.relu()?; // (n, 64, 7, 7)
-        let h = self.dense.forward(&h.flatten_from(1)?)?.relu()?; // (n, 16)
-        Ok((self.mu.forward(&h)?, self.logvar.forward(&h)?))
+        self.dense.forward(&h.flatten_from(1)?)?.relu() // (n, 16)
     }
 
     /// Logits of the pixels, `(batch, 784)`.
