@@ -12,10 +12,13 @@
 //! `book/src/generated/compute-models.md`, which the compute-cost chapter includes.
 
 use anyhow::{Context, Result};
-use candle_core::Device;
+use candle_core::{Device, Tensor};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use vae_book::cli::{CliModel, DataSpec};
+use vae_book::data::tokens::{SentenceSplits, TokenBatch};
 use vae_book::data::{Images, Mnist};
+use vae_book::models::text_vae::{TextVae, TextVaeTraining};
 use vae_book::models::conv_vae::{ConvVae, ConvVaeConfig};
 use vae_book::prob::SeededRng;
 use vae_book::train::{Run, RunConfig, named_vars};
@@ -38,12 +41,79 @@ struct Bench {
     inputs: fn(usize, &Path) -> Result<()>,
 }
 
-const BENCHES: &[Bench] = &[Bench {
-    name: "conv",
-    what: "convolutional VAE (Keras shape, 2-D code), 9,000 digits, batch 128",
-    candle: conv_candle,
-    inputs: conv_inputs,
-}];
+const BENCHES: &[Bench] = &[
+    Bench {
+        name: "conv",
+        what: "convolutional VAE (Keras shape, 2-D code), 9,000 digits, batch 128",
+        candle: conv_candle,
+        inputs: conv_inputs,
+    },
+    Bench {
+        name: "text",
+        what: "sentence VAE (embedding 64, GRU 128, code 16), State of the Union sentences, batch 64",
+        candle: text_candle,
+        inputs: text_inputs,
+    },
+];
+
+/// The sentence VAE as `vae train --model text` trains it, on its embedded sentences.
+fn text_setup(epochs: usize) -> Result<(TextVaeTraining, RunConfig, SentenceSplits)> {
+    let (cfg, run) = <TextVae as CliModel>::defaults("sotu");
+    let run = RunConfig { epochs, patience: None, ..run };
+    let spec = DataSpec { name: "sotu".into(), dir: None, train_size: None, test_size: None, quadrants: None, baseline: None };
+    let data = <TextVae as CliModel>::load_data(&spec, &run, &Device::Cpu)?;
+    Ok((<TextVae as CliModel>::fit_to_data(cfg, &data)?, run, data))
+}
+
+fn text_candle(epochs: usize) -> Result<Side> {
+    let (cfg, run, data) = text_setup(epochs)?;
+    let mut run = Run::<TextVae>::new(cfg, run, &Device::Cpu)?;
+    run.fit(&data, |_| {})?;
+    let test_loss = run.history.last().map_or(f64::NAN, |e| e.eval.loss);
+    Ok(Side { train: run.history.iter().map(|e| e.train_seconds).collect(), test_loss })
+}
+
+/// One batch as `scripts/pytorch_models.py` reads it: sizes, decoder inputs, targets, lengths,
+/// noise and the KL weight.
+fn write_batch(out: &mut Vec<u8>, b: &TokenBatch, inputs: &Tensor, eps: &[f32], weight: f64) -> Result<()> {
+    let (t_max, size) = b.targets.dims2()?;
+    let ints = |v: &[u32]| v.iter().flat_map(|i| i.to_le_bytes()).collect::<Vec<u8>>();
+    out.extend(ints(&[t_max as u32, size as u32, (eps.len() / size) as u32]));
+    out.extend(ints(&inputs.flatten_all()?.to_vec1::<u32>()?));
+    out.extend(ints(&b.targets.flatten_all()?.to_vec1::<u32>()?));
+    out.extend(ints(&b.lengths.iter().map(|&l| l as u32).collect::<Vec<_>>()));
+    out.extend(eps.iter().chain(&[weight as f32]).flat_map(|v| v.to_le_bytes()));
+    Ok(())
+}
+
+/// The trainer's streams (`Run::epoch`, `TextVae::loss`, `vae_score`) written out for PyTorch.
+fn text_inputs(epochs: usize, dir: &Path) -> Result<()> {
+    let (cfg, run, data) = text_setup(epochs)?;
+    let (d, batches) = (cfg.model.latent_dim, data.train.batches.len());
+    let mut train = Vec::new();
+    for epoch in 1..=epochs as u64 {
+        let perm = SeededRng::derived(run.seed, "shuffle", epoch).permutation(batches);
+        let mut noise = SeededRng::derived(run.seed, "noise", epoch);
+        for (k, &i) in perm.iter().enumerate() {
+            let b = &data.train.batches[i as usize];
+            let inputs = b.decoder_inputs(cfg.remedies.word_dropout, &mut noise)?;
+            let eps = noise.normal_vec(b.size() * d);
+            let step = (epoch as usize - 1) * batches + k;
+            write_batch(&mut train, b, &inputs, &eps, cfg.remedies.kl_weight.at(step))?;
+        }
+    }
+    let (mut valid, mut rng) = (Vec::new(), SeededRng::derived(run.seed, "text-eval", 0));
+    for b in &data.valid.batches {
+        let eps = rng.normal_vec(b.size() * d);
+        write_batch(&mut valid, b, &b.decoder_inputs(0.0, &mut rng)?, &eps, 1.0)?;
+    }
+    std::fs::write(dir.join("text-train.bin"), train)?;
+    std::fs::write(dir.join("text-valid.bin"), valid)?;
+    let m = cfg.model;
+    let sizes = serde_json::json!({"vocab": m.vocab, "embedding": m.embedding, "hidden": m.hidden, "latent_dim": m.latent_dim, "lr": run.lr});
+    std::fs::write(dir.join("text-config.json"), sizes.to_string())?;
+    save_init(&Run::<TextVae>::new(cfg, run, &Device::Cpu)?.varmap, dir)
+}
 
 const CONV: ConvVaeConfig = ConvVaeConfig { latent_dim: 2 };
 
@@ -76,9 +146,13 @@ fn conv_inputs(epochs: usize, dir: &Path) -> Result<()> {
     std::fs::write(dir.join("order.bin"), order)?;
     std::fs::write(dir.join("noise.bin"), noise)?;
     std::fs::write(dir.join("eval-noise.bin"), eval.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())?;
-    let init = Run::<ConvVae>::new(CONV, s, &Device::Cpu)?;
-    let weights: std::collections::HashMap<String, candle_core::Tensor> =
-        named_vars(&init.varmap)?.into_iter().map(|(n, v)| (n, v.as_tensor().clone())).collect();
+    save_init(&Run::<ConvVae>::new(CONV, s, &Device::Cpu)?.varmap, dir)
+}
+
+/// A fresh run's initial weights, for PyTorch to start from.
+fn save_init(varmap: &candle_nn::VarMap, dir: &Path) -> Result<()> {
+    let weights: std::collections::HashMap<String, Tensor> =
+        named_vars(varmap)?.into_iter().map(|(n, v)| (n, v.as_tensor().clone())).collect();
     candle_core::safetensors::save(&weights, dir.join("init.safetensors"))?;
     Ok(())
 }
@@ -110,7 +184,10 @@ fn python() -> String {
 fn torch_side(py: &str, bench: &Bench, epochs: usize, dir: &Path) -> Result<Option<(Side, String)>> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pytorch_models.py");
     let threads = candle_core::utils::get_num_threads().to_string();
-    let files = [("--order", "order.bin"), ("--noise", "noise.bin"), ("--eval-noise", "eval-noise.bin")];
+    let files: &[(&str, &str)] = match bench.name {
+        "text" => &[("--text-config", "text-config.json"), ("--text-train", "text-train.bin"), ("--text-valid", "text-valid.bin")],
+        _ => &[("--order", "order.bin"), ("--noise", "noise.bin"), ("--eval-noise", "eval-noise.bin")],
+    };
     let out = Command::new(py)
         .args([script, "--model", bench.name, "--epochs", &epochs.to_string(), "--threads", &threads])
         .args(files.iter().chain(&[("--init", "init.safetensors")]).flat_map(|(flag, file)| {
@@ -174,7 +251,7 @@ fn table(rows: &[Row], epochs: usize, rounds: usize) -> String {
     let mut md = format!(
         "Measured by `cargo bench --bench models` on {cpu} ({} threads), {epochs} epochs x {rounds} rounds, candle and \
          PyTorch {torch} alternating, with the same initial weights, batch order and noise; medians of epochs 2 to {epochs}.\n\n\
-         | model | candle s/epoch | PyTorch s/epoch | ratio | rounds' ratios | test −ELBO after {epochs} epochs, candle / PyTorch |\n\
+         | model | candle s/epoch | PyTorch s/epoch | ratio | rounds' ratios | held-out −ELBO after {epochs} epochs, candle / PyTorch |\n\
          |---|---:|---:|---:|---|---|\n",
         candle_core::utils::get_num_threads()
     );

@@ -5,6 +5,11 @@ losses and speed with `cargo bench --bench models`.
 Not part of the tests. Usage:
     python3 scripts/pytorch_models.py --model conv [--epochs 3] [--threads 2] [--init W.safetensors]
 
+`text`: the sentence VAE of `src/models/text_vae.rs` (GRU encoder and decoder sharing one word
+embedding, the code added to every decoder input and setting its first state), trained on the
+batches the Rust side writes (`--text-train`, `--text-valid`: decoder inputs after word dropout,
+targets, lengths, noise, KL weight), from its initial weights (`--init`, required).
+
 `conv`: the convolutional VAE of `src/models/conv_vae.rs` (the Keras example's shape, 2-D code):
 conv 3x3/2 (1->32), conv 3x3/2 (32->64), dense 3136->16, mu and log-variance 16->2; dense 2->3136,
 transposed conv 3x3/2 (64->64, output padding 1), transposed conv 3x3/2 (64->32), transposed conv
@@ -115,7 +120,106 @@ def train_conv(args):
     return history
 
 
-MODELS = {"conv": train_conv}
+class SentenceVAE(nn.Module):
+    """The sentence VAE of `src/models/text_vae.rs` (Bowman et al. 2016)."""
+
+    # Rust parameter name -> this module's parameter name.
+    RUST_NAMES = {"decoder.embed.weight": "embed.weight", "to_latent.weight": "to_latent.weight",
+                  "to_latent.bias": "to_latent.bias", "to_state.weight": "to_state.weight",
+                  "to_state.bias": "to_state.bias", "decoder.from_z.weight": "from_z.weight",
+                  "decoder.from_z.bias": "from_z.bias", "decoder.out.weight": "out.weight",
+                  "decoder.out.bias": "out.bias"}
+    for gru, prefix in (("encoder", "encoder."), ("decoder", "decoder.gru.")):
+        for part in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            RUST_NAMES[prefix + part] = f"{gru}.{part}"
+
+    def __init__(self, vocab, embedding, hidden, latent):
+        super().__init__()
+        self.latent = latent
+        self.embed = nn.Embedding(vocab, embedding)
+        self.encoder = nn.GRU(embedding, hidden)
+        self.to_latent = nn.Linear(hidden, 2 * latent)
+        self.to_state = nn.Linear(latent, hidden)
+        self.from_z = nn.Linear(latent, embedding)
+        self.decoder = nn.GRU(embedding, hidden)
+        self.out = nn.Linear(hidden, vocab)
+
+    def forward(self, batch, eps):
+        """Per sentence: -log p(x | z) and KL(q(z | x) || p(z))."""
+        inputs, targets, mask, last = batch
+        states, _ = self.encoder(self.embed(targets))
+        both = self.to_latent((states * last).sum(0))
+        mu, logvar = both[:, : self.latent], both[:, self.latent :]
+        z = mu + torch.exp(0.5 * logvar) * eps
+        h0 = torch.tanh(self.to_state(z)).unsqueeze(0)
+        states, _ = self.decoder(self.embed(inputs) + self.from_z(z), h0)
+        logits = self.out(states)
+        nll = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none").reshape(targets.shape)
+        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
+        return (nll * mask).sum(0), kl
+
+
+def read_text_steps(path):
+    """The batches written by `cargo bench --bench models`: per step its sizes, decoder inputs
+    (after word dropout), targets, lengths, noise and KL weight."""
+    raw = open(path, "rb").read()
+    at, steps = 0, []
+
+    def take(dtype, n):
+        nonlocal at
+        size = 4 * n
+        out = torch.frombuffer(bytearray(raw[at : at + size]), dtype=dtype)
+        at += size
+        return out
+
+    while at < len(raw):
+        t, b, d = (int(v) for v in take(torch.int32, 3))
+        inputs, targets = take(torch.int32, t * b).long().reshape(t, b), take(torch.int32, t * b).long().reshape(t, b)
+        lengths = take(torch.int32, b).long()
+        eps, weight = take(torch.float32, b * d).reshape(b, d), float(take(torch.float32, 1)[0])
+        pos = torch.arange(t).unsqueeze(1)
+        mask = (pos < lengths).float()
+        last = (pos == lengths - 1).float().unsqueeze(2)
+        steps.append(((inputs, targets, mask, last), eps, weight, int(lengths.sum())))
+    return steps
+
+
+def train_text(args):
+    cfg = json.load(open(args.text_config))
+    model = SentenceVAE(cfg["vocab"], cfg["embedding"], cfg["hidden"], cfg["latent_dim"])
+    weights = load_safetensors(args.init)
+    with torch.no_grad():
+        params = dict(model.named_parameters())
+        for rust, name in model.RUST_NAMES.items():
+            params[name].copy_(weights[rust])
+    train, valid = read_text_steps(args.text_train), read_text_steps(args.text_valid)
+    per_epoch = len(train) // args.epochs
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    history = []
+    for epoch in range(1, args.epochs + 1):
+        start = time.perf_counter()
+        total = 0.0
+        for batch, eps, weight, tokens in train[(epoch - 1) * per_epoch : epoch * per_epoch]:
+            nll, kl = model(batch, eps)
+            loss = (nll.sum() + weight * kl.sum()) / tokens
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        train_seconds = time.perf_counter() - start
+        with torch.no_grad():
+            sums = [model(batch, eps) for batch, eps, _, _ in valid]
+            sentences = sum(len(kl) for _, kl in sums)
+            test_loss = sum(float(nll.sum() + kl.sum()) for nll, kl in sums) / sentences
+        m = dict(epoch=epoch, train_loss=total / per_epoch, test_loss=test_loss, train_seconds=train_seconds,
+                 seconds=time.perf_counter() - start)
+        history.append(m)
+        print(f"epoch {epoch:>2}: train {m['train_loss']:.4f} per token, valid -ELBO {test_loss:.3f} "
+              f"per sentence, {train_seconds:.2f} s", flush=True)
+    return history
+
+
+MODELS = {"conv": train_conv, "text": train_text}
 
 
 def main():
@@ -129,6 +233,9 @@ def main():
     p.add_argument("--order", help="little-endian u32 training-set permutations, one per epoch")
     p.add_argument("--noise", help="f32 noise for every training batch, in order")
     p.add_argument("--eval-noise", help="f32 noise for the test evaluation (the same every epoch)")
+    p.add_argument("--text-config", help="text: the model's sizes and learning rate (JSON)")
+    p.add_argument("--text-train", help="text: the training steps of every epoch, in order")
+    p.add_argument("--text-valid", help="text: the validation batches and their noise")
     args = p.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)

@@ -204,3 +204,38 @@ fn fast_convolutions_match_candles_with_every_gradient() {
         assert!(y.sum_all().unwrap().backward().unwrap().get(&x).is_none());
     }
 }
+
+#[test]
+fn fast_gru_matches_candles_steps_with_every_gradient() {
+    use candle_nn::rnn::{GRUConfig, GRUState, RNN};
+    use vae_book::cpu::gru::{self, GruWeights};
+    let dev = Device::Cpu;
+    // (steps, batch, input, hidden): an odd batch split over two threads, and a batch of one.
+    for (i, &(t_max, b, input, hidden)) in [(5, 7, 4, 6), (3, 1, 3, 5), (1, 4, 2, 3)].iter().enumerate() {
+        let varmap = VarMap::new();
+        let vb = candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+        let layer = candle_nn::rnn::gru(input, hidden, GRUConfig::default(), vb.pp("g")).unwrap();
+        let w = GruWeights::new(input, hidden, vb.pp("g")).unwrap();
+        vae_book::init::pytorch_default_init(&varmap, 50 + i as u64).unwrap();
+        let mut rng = SeededRng::new(60 + i as u64);
+        let x = Var::from_tensor(&rng.normal(&[t_max, b, input], &dev).unwrap()).unwrap();
+        let h0 = Var::from_tensor(&rng.normal(&[b, hidden], &dev).unwrap()).unwrap();
+        let mut state = GRUState { h: h0.as_tensor().clone() };
+        let mut states = Vec::new();
+        for t in 0..t_max {
+            state = layer.step(&x.get(t).unwrap(), &state).unwrap();
+            states.push(state.h().clone());
+        }
+        let plain = Tensor::stack(&states, 0).unwrap();
+        let fast = gru::sequence(&w, &x, &h0).unwrap();
+        close(&fast, &plain, 1e-5, &format!("case {i}: states"));
+        let weights = rng.normal(plain.dims(), &dev).unwrap();
+        let gp = (plain * &weights).unwrap().sum_all().unwrap().backward().unwrap();
+        let gf = (fast * &weights).unwrap().sum_all().unwrap().backward().unwrap();
+        close(gf.get(&x).unwrap(), gp.get(&x).unwrap(), 1e-4, &format!("case {i}: d/dx"));
+        close(gf.get(&h0).unwrap(), gp.get(&h0).unwrap(), 1e-4, &format!("case {i}: d/dh0"));
+        for (name, var) in named_vars(&varmap).unwrap() {
+            close(gf.get(&var).unwrap(), gp.get(&var).unwrap(), 1e-4, &format!("case {i}: {name}"));
+        }
+    }
+}

@@ -222,3 +222,29 @@ fn probes_separate_what_is_separable() {
     assert!(err.contains("label 5 is not below the 2 classes"), "{err}");
     assert_eq!(text_probe::majority_accuracy(&[1, 1, 0], &[1, 0, 0, 1]), 0.5);
 }
+
+/// The fast CPU path (whole-sequence GRU, fused output layer) against the plain code the chapter
+/// shows: the same per-sentence terms and the same gradient for every parameter.
+#[test]
+fn the_fast_path_matches_the_plain_model_with_gradients() {
+    let (m, varmap) = model(3);
+    let sentences = [vec![1u32, 5, 6, 7, 2], vec![1u32, 8, 2], vec![1u32, 9, 10, 11, 4, 6, 2]];
+    let batch = TokenBatch::new(&sentences.iter().map(Vec::as_slice).collect::<Vec<_>>(), &Device::Cpu).unwrap();
+    let mut rng = SeededRng::new(4);
+    let inputs = batch.decoder_inputs(0.5, &mut rng).unwrap();
+    let eps = rng.normal(&[3, CFG.latent_dim], &Device::Cpu).unwrap();
+    let (plain, fast) = (m.run(&batch, &inputs, &eps).unwrap(), m.run_fast(&batch, &inputs, &eps).unwrap());
+    let diff = |a: &Tensor, b: &Tensor| (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    assert!(diff(&plain.nll, &fast.nll) < 1e-4 && diff(&plain.kl, &fast.kl) < 1e-5);
+    let loss = |t: &text_vae::SentenceTerms| (t.nll.sum_all().unwrap() + t.kl.sum_all().unwrap()).unwrap();
+    let (gp, gf) = (loss(&plain).backward().unwrap(), loss(&fast).backward().unwrap());
+    for (name, var) in varmap.data().lock().unwrap().iter() {
+        let (a, b) = (gf.get(var).unwrap(), gp.get(var).unwrap());
+        let scale = b.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap().max(1e-6);
+        assert!(diff(a, b) <= 1e-4 * scale, "{name}: gradients differ by {} (scale {scale})", diff(a, b));
+    }
+    // The language model too.
+    let lm_vars = VarMap::new();
+    let lm = RnnLm::new(CFG, VarBuilder::from_varmap(&lm_vars, DType::F32, &Device::Cpu)).unwrap();
+    assert!(diff(&lm.nll(&batch).unwrap(), &lm.nll_fast(&batch).unwrap()) < 1e-4);
+}

@@ -3,5 +3,6 @@
 
 pub mod conv;
 pub mod fused;
+pub mod gru;
 pub mod manual;
 pub mod memory;

@@ -7,6 +7,8 @@
 //! from 0 to 1 ([`KlWeight`]), and word dropout (decoder inputs replaced by `<unk>`, so the
 //! decoder must lean on `z`). [`RnnLm`] is the same decoder without `z`: the baseline.
 
+use crate::cpu::fused;
+use crate::cpu::gru::{self, GruWeights};
 use crate::data::sotu::Vocabulary;
 use crate::data::tokens::{SentenceSplits, TokenBatch, TokenData};
 use crate::estimators::LogWeights;
@@ -36,6 +38,8 @@ pub struct Decoder {
     from_z: Option<Linear>,
     rnn: GRU,
     out: Linear,
+    /// The same GRU's parameters, which the fast CPU path ([`crate::cpu::gru`]) reads.
+    fast: GruWeights,
 }
 
 impl Decoder {
@@ -46,6 +50,7 @@ impl Decoder {
             from_z: if latent > 0 { Some(candle_nn::linear(latent, cfg.embedding, vb.pp("from_z"))?) } else { None },
             rnn: candle_nn::rnn::gru(cfg.embedding, cfg.hidden, GRUConfig::default(), vb.pp("gru"))?,
             out: candle_nn::linear(cfg.hidden, cfg.vocab, vb.pp("out"))?,
+            fast: GruWeights::new(cfg.embedding, cfg.hidden, vb.pp("gru"))?,
         })
     }
 
@@ -136,6 +141,30 @@ impl Decoder {
 }
 // ANCHOR_END: decoder
 
+impl Decoder {
+    /// [`Decoder::nll`] on the fast CPU path: the GRU of [`crate::cpu::gru`] over all steps at
+    /// once and the fused output layer. Other devices take the plain path.
+    pub fn nll_fast(&self, inputs: &Tensor, batch: &TokenBatch, z: Option<&Tensor>, h0: Option<Tensor>) -> Result<Tensor> {
+        if !inputs.device().is_cpu() {
+            return self.nll(inputs, batch, z, h0);
+        }
+        let (t_max, b) = inputs.dims2()?;
+        let emb = self.embed.forward(inputs)?;
+        let x = match self.code_input(z)? {
+            Some(code) => emb.broadcast_add(&code)?,
+            None => emb,
+        };
+        let h0 = match h0 {
+            Some(h) => h,
+            None => Tensor::zeros((b, self.fast.w_hh.dim(1)?), DType::F32, inputs.device())?,
+        };
+        let states = gru::sequence(&self.fast, &x, &h0)?.reshape((t_max * b, ()))?;
+        let Some(bias) = self.out.bias() else { candle_core::bail!("the output layer has no bias") };
+        let logits = fused::linear(&states, self.out.weight(), bias, true)?;
+        softmax_nll(&logits, &batch.targets.reshape(t_max * b)?)?.reshape((t_max, b))? * &batch.mask
+    }
+}
+
 /// `-log softmax(logits)[target]` per row: the fused CPU kernel, or plain tensor code elsewhere.
 pub fn softmax_nll(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     if logits.device().is_cpu() {
@@ -173,11 +202,18 @@ impl RnnLm {
         let inputs = batch.decoder_inputs(0.0, &mut SeededRng::new(0))?;
         self.decoder.nll(&inputs, batch, None, None)?.sum(0)
     }
+
+    /// [`RnnLm::nll`] on the fast CPU path (what training and scoring use).
+    pub fn nll_fast(&self, batch: &TokenBatch) -> Result<Tensor> {
+        let inputs = batch.decoder_inputs(0.0, &mut SeededRng::new(0))?;
+        self.decoder.nll_fast(&inputs, batch, None, None)?.sum(0)
+    }
 }
 
 // ANCHOR: text_vae
 pub struct TextVae {
     encoder: GRU,
+    encoder_fast: GruWeights,
     to_latent: Linear,
     to_state: Linear,
     pub decoder: Decoder,
@@ -194,6 +230,7 @@ impl TextVae {
     pub fn new(cfg: TextVaeConfig, vb: VarBuilder) -> Result<Self> {
         Ok(Self {
             encoder: candle_nn::rnn::gru(cfg.embedding, cfg.hidden, GRUConfig::default(), vb.pp("encoder"))?,
+            encoder_fast: GruWeights::new(cfg.embedding, cfg.hidden, vb.pp("encoder"))?,
             to_latent: candle_nn::linear(cfg.hidden, 2 * cfg.latent_dim, vb.pp("to_latent"))?,
             to_state: candle_nn::linear(cfg.latent_dim, cfg.hidden, vb.pp("to_state"))?,
             decoder: Decoder::new(cfg, cfg.latent_dim, vb.pp("decoder"))?,
@@ -238,6 +275,30 @@ impl TextVae {
     }
 }
 // ANCHOR_END: text_vae
+
+impl TextVae {
+    /// [`TextVae::encode`] on the fast CPU path (other devices take the plain one).
+    pub fn encode_fast(&self, batch: &TokenBatch) -> Result<(Tensor, Tensor)> {
+        if !batch.targets.device().is_cpu() {
+            return self.encode(batch);
+        }
+        let (_, b) = batch.targets.dims2()?;
+        let emb = self.decoder.embed.forward(&batch.targets)?;
+        let h0 = Tensor::zeros((b, self.cfg.hidden), DType::F32, emb.device())?;
+        let last = gru::sequence(&self.encoder_fast, &emb, &h0)?.broadcast_mul(&batch.last)?.sum(0)?;
+        let both = self.to_latent.forward(&last)?;
+        let d = self.cfg.latent_dim;
+        Ok((both.narrow(1, 0, d)?, both.narrow(1, d, d)?))
+    }
+
+    /// [`TextVae::run`] on the fast CPU path: what training and scoring use.
+    pub fn run_fast(&self, batch: &TokenBatch, inputs: &Tensor, eps: &Tensor) -> Result<SentenceTerms> {
+        let (mu, logvar) = self.encode_fast(batch)?;
+        let z = prob::reparameterize(&mu, &logvar, eps)?;
+        let nll = self.decoder.nll_fast(inputs, batch, Some(&z), Some(self.initial_state(&z)?))?.sum(0)?;
+        Ok(SentenceTerms { nll, kl: prob::kl_standard_normal(&mu, &logvar)? })
+    }
+}
 
 // ANCHOR: kl_weight
 /// The weight of the KL term at a given optimizer step.
@@ -300,7 +361,7 @@ pub fn vae_score(model: &TextVae, data: &TokenData, seed: u64) -> Result<TextSco
     let (mut recon, mut kl) = (0.0, 0.0);
     for b in &data.batches {
         let eps = rng.normal(&[b.size(), model.cfg.latent_dim], b.targets.device())?;
-        let terms = model.run(b, &b.decoder_inputs(0.0, &mut rng)?, &eps)?;
+        let terms = model.run_fast(b, &b.decoder_inputs(0.0, &mut rng)?, &eps)?;
         recon += total(&terms.nll)?;
         kl += total(&terms.kl)?;
     }
@@ -312,7 +373,7 @@ pub fn vae_score(model: &TextVae, data: &TokenData, seed: u64) -> Result<TextSco
 pub fn lm_score(model: &RnnLm, data: &TokenData) -> Result<TextScore> {
     let mut sum = 0.0;
     for b in &data.batches {
-        sum += total(&model.nll(b)?)?;
+        sum += total(&model.nll_fast(b)?)?;
     }
     Ok(TextScore { sentences: data.sentences(), tokens: data.tokens(), recon: sum / data.sentences() as f64, kl: 0.0 })
 }
@@ -324,7 +385,7 @@ pub fn importance_nll(model: &TextVae, data: &TokenData, k: usize, chunk: usize,
     let mut out = Vec::with_capacity(data.sentences());
     for b in &data.batches {
         let n = b.size();
-        let (mu, logvar) = model.encode(b)?;
+        let (mu, logvar) = model.encode_fast(b)?;
         let mut weights = LogWeights::new(n, k);
         let mut done = 0;
         while done < k {
@@ -333,7 +394,7 @@ pub fn importance_nll(model: &TextVae, data: &TokenData, k: usize, chunk: usize,
             let (mu_c, lv_c) = (Tensor::cat(&vec![&mu; c], 0)?, Tensor::cat(&vec![&logvar; c], 0)?);
             let z = prob::reparameterize(&mu_c, &lv_c, &rng.normal(mu_c.dims(), mu.device())?)?;
             let inputs = rep.decoder_inputs(0.0, &mut rng)?;
-            let nll = model.decoder.nll(&inputs, &rep, Some(&z), Some(model.initial_state(&z)?))?.sum(0)?;
+            let nll = model.decoder.nll_fast(&inputs, &rep, Some(&z), Some(model.initial_state(&z)?))?.sum(0)?;
             let log_w = ((prob::standard_normal_log_density(&z)? - prob::gaussian_log_density(&z, &mu_c, &lv_c)?)?
                 - nll)?
                 .to_dtype(DType::F64)?
@@ -350,7 +411,8 @@ pub fn importance_nll(model: &TextVae, data: &TokenData, k: usize, chunk: usize,
 pub fn latent_means(model: &TextVae, data: &TokenData) -> Result<Tensor> {
     // Detached: the means are data from here on, and a graph back through every batch's encoder
     // would make each later backward pass (a classifier's) walk all of it.
-    let means = data.batches.iter().map(|b| model.encode(b).map(|(mu, _)| mu.detach())).collect::<Result<Vec<_>>>()?;
+    let means =
+        data.batches.iter().map(|b| model.encode_fast(b).map(|(mu, _)| mu.detach())).collect::<Result<Vec<_>>>()?;
     Tensor::cat(&means, 0)
 }
 
@@ -389,7 +451,7 @@ impl Model for TextVae {
         let b = &data.train.batches[at.rows[0] as usize];
         let weight = cfg.remedies.kl_weight.at(at.step as usize);
         let inputs = b.decoder_inputs(cfg.remedies.word_dropout, noise)?;
-        let terms = self.run(b, &inputs, &noise.normal(&[b.size(), cfg.model.latent_dim], b.targets.device())?)?;
+        let terms = self.run_fast(b, &inputs, &noise.normal(&[b.size(), cfg.model.latent_dim], b.targets.device())?)?;
         let kl = terms.kl.sum_all()?;
         let per_sentence = (kl.clone() / b.size() as f64)?;
         let objective = ((terms.nll.sum_all()? + (kl * weight)?)? / b.tokens() as f64)?;
@@ -421,7 +483,7 @@ impl Model for RnnLm {
     /// The negative log-likelihood per token of one length bucket.
     fn loss(&self, _cfg: &TextVaeConfig, data: &SentenceSplits, at: Step, _noise: &mut SeededRng) -> Result<LossTerms> {
         let b = &data.train.batches[at.rows[0] as usize];
-        Ok(LossTerms::plain((self.nll(b)?.sum_all()? / b.tokens() as f64)?))
+        Ok(LossTerms::plain((self.nll_fast(b)?.sum_all()? / b.tokens() as f64)?))
     }
 
     /// The validation negative log-likelihood per sentence.
