@@ -86,7 +86,7 @@ fn halves(batch: usize) -> Vec<Range<usize>> {
     if batch >= 2 && candle_core::utils::get_num_threads() > 1 {
         vec![0..batch / 2, batch / 2..batch]
     } else {
-        vec![0..batch]
+        std::iter::once(0..batch).collect()
     }
 }
 
