@@ -197,7 +197,7 @@ fn probes_separate_what_is_separable() {
         s,
     )
     .unwrap();
-    assert!(score.test_accuracy > 0.95, "{score:?}");
+    assert!(score.test.plain > 0.95 && score.test.balanced > 0.95, "{score:?}");
     // Words: class 1 sentences contain word 7.
     let words: Vec<Vec<u32>> = (0..200u32).map(|i| if i % 2 == 1 { vec![4, 7, 5] } else { vec![4, 6, 5, 5] }).collect();
     let labels: Vec<u32> = (0..200).map(|i| i % 2).collect();
@@ -209,7 +209,7 @@ fn probes_separate_what_is_separable() {
         s,
     )
     .unwrap();
-    assert_eq!(score.test_accuracy, 1.0);
+    assert_eq!((score.test.plain, score.test.balanced), (1.0, 1.0));
     let err = text_probe::probe(
         (Features::Words(&words, 10), &labels),
         (Features::Words(&words, 10), &labels),
@@ -220,7 +220,14 @@ fn probes_separate_what_is_separable() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("label 5 is not below the 2 classes"), "{err}");
-    assert_eq!(text_probe::majority_accuracy(&[1, 1, 0], &[1, 0, 0, 1]), 0.5);
+    // Always answering the training majority (1): half right here, and balanced accuracy 1/2
+    // whatever the classes' sizes.
+    let always = text_probe::constant_accuracy(text_probe::majority(&[1, 1, 0]), &[1, 0, 0, 0]);
+    assert_eq!((always.plain, always.balanced), (0.25, 0.5));
+    // Balanced accuracy: the mean of the per-class recalls (class 0: 2 of 3, class 1: 1 of 1).
+    let a = text_probe::Accuracy::of(&[0, 0, 1, 1], &[0, 0, 0, 1]);
+    assert_eq!(a.plain, 0.75);
+    assert!((a.balanced - (2.0 / 3.0 + 1.0) / 2.0).abs() < 1e-12);
 }
 
 /// The fast CPU path (whole-sequence GRU, fused output layer) against the plain code the chapter

@@ -132,17 +132,43 @@ impl Probe {
     }
 
     fn accuracy(&self, f: &Features, labels: &[u32], scale: &Option<(Tensor, Tensor)>) -> Result<f64> {
-        let n = f.len()?;
-        if n != labels.len() {
-            candle_core::bail!("{n} feature rows but {} labels", labels.len());
+        Ok(Accuracy::of(&self.guesses(f, labels.len(), scale)?, labels).plain)
+    }
+
+    /// The most likely class of each of `n` feature rows.
+    fn guesses(&self, f: &Features, n: usize, scale: &Option<(Tensor, Tensor)>) -> Result<Vec<u32>> {
+        if f.len()? != n {
+            candle_core::bail!("{} feature rows but {n} labels", f.len()?);
         }
-        let mut right = 0usize;
         let rows: Vec<u32> = (0..n as u32).collect();
+        let mut out = Vec::with_capacity(n);
         for chunk in rows.chunks(1024) {
-            let guess = self.logits(f, chunk, scale)?.argmax(D::Minus1)?.to_vec1::<u32>()?;
-            right += guess.iter().zip(chunk).filter(|(g, r)| **g == labels[**r as usize]).count();
+            out.extend(self.logits(f, chunk, scale)?.argmax(D::Minus1)?.to_vec1::<u32>()?);
         }
-        Ok(right as f64 / n.max(1) as f64)
+        Ok(out)
+    }
+}
+
+/// Accuracy two ways: the share of right answers, and the mean over the classes present of the
+/// share of each class answered right (balanced accuracy: one over the number of classes present
+/// for a constant answer that is one of them, whatever the classes' sizes; 0 for one that is not).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Accuracy {
+    pub plain: f64,
+    pub balanced: f64,
+}
+
+impl Accuracy {
+    pub fn of(guesses: &[u32], labels: &[u32]) -> Self {
+        let mut per_class = std::collections::BTreeMap::<u32, (usize, usize)>::new();
+        for (&g, &l) in guesses.iter().zip(labels) {
+            let e = per_class.entry(l).or_default();
+            e.0 += usize::from(g == l);
+            e.1 += 1;
+        }
+        let right: usize = per_class.values().map(|c| c.0).sum();
+        let recall: f64 = per_class.values().map(|&(r, n)| r as f64 / n as f64).sum();
+        Self { plain: right as f64 / labels.len().max(1) as f64, balanced: recall / per_class.len().max(1) as f64 }
     }
 }
 
@@ -150,7 +176,7 @@ impl Probe {
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProbeScore {
     pub valid_accuracy: f64,
-    pub test_accuracy: f64,
+    pub test: Accuracy,
     pub best_epoch: usize,
 }
 
@@ -192,17 +218,21 @@ pub fn probe(
     let probe = &run.model;
     Ok(ProbeScore {
         valid_accuracy: probe.accuracy(&valid.0, valid.1, &data.scale)?,
-        test_accuracy: probe.accuracy(&test.0, test.1, &data.scale)?,
+        test: Accuracy::of(&probe.guesses(&test.0, test.1.len(), &data.scale)?, test.1),
         best_epoch: run.best.epoch,
     })
 }
 
-/// The accuracy of always answering the most frequent training label.
-pub fn majority_accuracy(train: &[u32], test: &[u32]) -> f64 {
+/// The most frequent label of `labels` (the smallest one on a tie).
+pub fn majority(labels: &[u32]) -> Option<u32> {
     let mut counts = std::collections::HashMap::<u32, usize>::new();
-    for &c in train {
+    for &c in labels {
         *counts.entry(c).or_default() += 1;
     }
-    let top = counts.into_iter().max_by_key(|&(c, n)| (n, std::cmp::Reverse(c))).map(|(c, _)| c);
-    test.iter().filter(|&&c| Some(c) == top).count() as f64 / test.len().max(1) as f64
+    counts.into_iter().max_by_key(|&(c, n)| (n, std::cmp::Reverse(c))).map(|(c, _)| c)
+}
+
+/// The accuracy on `test` of always answering `label`.
+pub fn constant_accuracy(label: Option<u32>, test: &[u32]) -> Accuracy {
+    Accuracy::of(&vec![label.unwrap_or(u32::MAX); test.len()], test)
 }

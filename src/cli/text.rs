@@ -30,7 +30,7 @@ impl CliModel for TextVae {
         let remedies = Remedies { kl_weight: KlWeight::Linear { steps: 600 }, word_dropout: 0.5 };
         (
             TextVaeTraining { model, remedies },
-            RunConfig { epochs: 3, batch_size: 64, lr: 3e-3, seed: 42, patience: Some(2) },
+            RunConfig { epochs: 10, batch_size: 64, lr: 3e-3, seed: 42, patience: Some(2) },
         )
     }
 

@@ -95,7 +95,7 @@ impl Decoder {
     /// Continues from states `h` (`(B, hidden)`), starting at `<bos>`, for at most `max_len`
     /// words: the most likely word each time (`rng` = None, greedy) or a draw from the softmax.
     /// Each sentence stops at its `<eos>` (not included). `<unk>` is never chosen (it stands for
-    /// hundreds of rare words, so it is often the likeliest single token), nor are `<pad>` and `<bos>`.
+    /// thousands of rare word types, so it is often the likeliest single token), nor are `<pad>` and `<bos>`.
     pub fn generate(
         &self,
         z: Option<&Tensor>,
