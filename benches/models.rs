@@ -18,8 +18,8 @@ use std::process::Command;
 use vae_book::cli::{CliModel, DataSpec};
 use vae_book::data::tokens::{SentenceSplits, TokenBatch};
 use vae_book::data::{Images, Mnist};
-use vae_book::models::text_vae::{TextVae, TextVaeTraining};
 use vae_book::models::conv_vae::{ConvVae, ConvVaeConfig};
+use vae_book::models::text_vae::{TextVae, TextVaeTraining};
 use vae_book::prob::SeededRng;
 use vae_book::train::{Run, RunConfig, named_vars};
 
@@ -60,7 +60,8 @@ const BENCHES: &[Bench] = &[
 fn text_setup(epochs: usize) -> Result<(TextVaeTraining, RunConfig, SentenceSplits)> {
     let (cfg, run) = <TextVae as CliModel>::defaults("sotu");
     let run = RunConfig { epochs, patience: None, ..run };
-    let spec = DataSpec { name: "sotu".into(), dir: None, train_size: None, test_size: None, quadrants: None, baseline: None };
+    let spec =
+        DataSpec { name: "sotu".into(), dir: None, train_size: None, test_size: None, quadrants: None, baseline: None };
     let data = <TextVae as CliModel>::load_data(&spec, &run, &Device::Cpu)?;
     Ok((<TextVae as CliModel>::fit_to_data(cfg, &data)?, run, data))
 }
@@ -185,14 +186,21 @@ fn torch_side(py: &str, bench: &Bench, epochs: usize, dir: &Path) -> Result<Opti
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pytorch_models.py");
     let threads = candle_core::utils::get_num_threads().to_string();
     let files: &[(&str, &str)] = match bench.name {
-        "text" => &[("--text-config", "text-config.json"), ("--text-train", "text-train.bin"), ("--text-valid", "text-valid.bin")],
+        "text" => &[
+            ("--text-config", "text-config.json"),
+            ("--text-train", "text-train.bin"),
+            ("--text-valid", "text-valid.bin"),
+        ],
         _ => &[("--order", "order.bin"), ("--noise", "noise.bin"), ("--eval-noise", "eval-noise.bin")],
     };
     let out = Command::new(py)
         .args([script, "--model", bench.name, "--epochs", &epochs.to_string(), "--threads", &threads])
-        .args(files.iter().chain(&[("--init", "init.safetensors")]).flat_map(|(flag, file)| {
-            [std::ffi::OsString::from(flag), dir.join(file).into_os_string()]
-        }))
+        .args(
+            files
+                .iter()
+                .chain(&[("--init", "init.safetensors")])
+                .flat_map(|(flag, file)| [std::ffi::OsString::from(flag), dir.join(file).into_os_string()]),
+        )
         .output()
         .with_context(|| format!("cannot run {py}"))?;
     if !out.status.success() {
@@ -246,7 +254,10 @@ fn measure(bench: &Bench, epochs: usize, rounds: usize, py: &str) -> Result<Row>
 
 fn table(rows: &[Row], epochs: usize, rounds: usize) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpu.lines().find_map(|l| l.strip_prefix("model name")).map_or("unknown CPU", |v| v.trim_start_matches([' ', '\t', ':']));
+    let cpu = cpu
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map_or("unknown CPU", |v| v.trim_start_matches([' ', '\t', ':']));
     let torch = rows.iter().find_map(|r| r.torch.as_ref().map(|t| t.1.clone())).unwrap_or_else(|| "not run".into());
     let mut md = format!(
         "Measured by `cargo bench --bench models` on {cpu} ({} threads), {epochs} epochs x {rounds} rounds, candle and \
@@ -256,11 +267,18 @@ fn table(rows: &[Row], epochs: usize, rounds: usize) -> String {
         candle_core::utils::get_num_threads()
     );
     for r in rows {
-        let (torch, ratio) = r.torch.as_ref().map_or(("-".into(), "-".into()), |t| (format!("{:.2}", t.0), format!("**{:.2}**", r.candle / t.0)));
+        let (torch, ratio) = r
+            .torch
+            .as_ref()
+            .map_or(("-".into(), "-".into()), |t| (format!("{:.2}", t.0), format!("**{:.2}**", r.candle / t.0)));
         let rounds: Vec<String> = r.rounds.iter().map(|x| format!("{x:.2}")).collect();
         md += &format!(
             "| {} | {:.2} | {torch} | {ratio} | {} | {:.2} / {:.2} |\n",
-            r.what, r.candle, rounds.join(", "), r.losses.0, r.losses.1
+            r.what,
+            r.candle,
+            rounds.join(", "),
+            r.losses.0,
+            r.losses.1
         );
     }
     md

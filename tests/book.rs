@@ -504,13 +504,17 @@ fn text_tables_match_their_data() {
     // The annealed trace: most gone within 60 steps, a rebound to about 7, a few tenths by step 200
     // (weight a third), a dip, about a quarter of a nat as the weight reaches 1, a few hundredths at the end.
     let a = &annealed.trace.kl;
-    assert!(a[at(annealed, 60)] < 0.15 * a[0] && (6.5..7.5).contains(&a[at(annealed, 100)]) && a[at(annealed, 200)] < 0.5);
+    assert!(
+        a[at(annealed, 60)] < 0.15 * a[0] && (6.5..7.5).contains(&a[at(annealed, 100)]) && a[at(annealed, 200)] < 0.5
+    );
     assert!((0.3..0.37).contains(&annealed.trace.weight[at(annealed, 200)]));
     assert!(a[at(annealed, 260)] < 0.1 && (0.2..0.3).contains(&a[at(annealed, 600)]) && *a.last().unwrap() < 0.05);
     // With word dropout: under half a nat by step 160, about one while the weight rises, 0.8 at
     // step 600, about 2.5 over the last epoch, still rising.
     let k = &both.trace.kl;
-    assert!(k[at(both, 160)] < 0.5 && (0.85..1.1).contains(&k[at(both, 320)]) && (0.75..0.85).contains(&k[at(both, 600)]));
+    assert!(
+        k[at(both, 160)] < 0.5 && (0.85..1.1).contains(&k[at(both, 320)]) && (0.75..0.85).contains(&k[at(both, 600)])
+    );
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let per_epoch = r.sentences.0.div_ceil(r.config.vae_schedule.batch_size).max(1);
     let last_epoch = &k[at(both, 9 * per_epoch)..];
@@ -545,14 +549,30 @@ fn text_tables_match_their_data() {
     says(format!("score {} to {} balanced accuracy on the party", pct(party_lo), pct(party_hi)));
     let confined = 1.0 / report::text::test_decades(&r) as f64;
     assert_eq!(report::text::test_decades(&r), 12);
-    says(format!("but the test sentences come from only 12 decades, so any answer confined to those, a constant one included, scores 1/12 ({})", pct(confined)));
-    says(format!("On the decade they score {} to {}: above a uniform guess over all 24 decades ({}) but below the {}", pct(decade_lo), pct(decade_hi), pct(chance.decade.plain), pct(confined)));
+    says(format!(
+        "but the test sentences come from only 12 decades, so any answer confined to those, a constant one included, scores 1/12 ({})",
+        pct(confined)
+    ));
+    says(format!(
+        "On the decade they score {} to {}: above a uniform guess over all 24 decades ({}) but below the {}",
+        pct(decade_lo),
+        pct(decade_hi),
+        pct(chance.decade.plain),
+        pct(confined)
+    ));
     assert!(party_lo > 0.5 && decade_lo > chance.decade.plain && decade_hi < confined);
     says(format!("does as well on the party ({})", pct(bow.party.balanced)));
-    says(format!("clearly better on the decade ({}, above any guess that ignores the sentence)", pct(bow.decade.balanced)));
+    says(format!(
+        "clearly better on the decade ({}, above any guess that ignores the sentence)",
+        pct(bow.decade.balanced)
+    ));
     assert!((party_lo..=party_hi + 0.01).contains(&bow.party.balanced) && bow.decade.balanced > confined);
     let se = (0.6f64 * 0.4 / r.party_test_sentences as f64).sqrt();
-    says(format!("With {} test sentences, one standard error of an accuracy near 60% would be {:.1} points", "1,472", 100.0 * se));
+    says(format!(
+        "With {} test sentences, one standard error of an accuracy near 60% would be {:.1} points",
+        "1,472",
+        100.0 * se
+    ));
     assert_eq!(r.party_test_sentences, 1472);
     assert!(((party_hi - party_lo) * 100.0 - 5.0).abs() < 0.05, "the five-point spread");
     // "our test sentences 13.7 [words on average]": predicted tokens minus one <eos> per sentence.
@@ -633,7 +653,9 @@ fn text_party_sentences_come_from_few_addresses() {
     use vae_book::data::sotu::{self, SotuSplit};
     let all = sotu::embedded().unwrap();
     let kept = |split: SotuSplit| {
-        all.iter().filter(move |s| s.split == split && s.tokens.len() <= 20 && ["Democratic", "Republican"].contains(&s.party.as_str()))
+        all.iter().filter(move |s| {
+            s.split == split && s.tokens.len() <= 20 && ["Democratic", "Republican"].contains(&s.party.as_str())
+        })
     };
     let addresses: std::collections::BTreeSet<(u16, &str)> =
         kept(SotuSplit::Test).map(|s| (s.year, s.party.as_str())).collect();

@@ -179,6 +179,7 @@ fn fast_convolutions_match_candles_with_every_gradient() {
         (4, 3, 2, 9, 3, 1, 1, 0),
         (2, 2, 3, 8, 5, 3, 2, 2),
         (1, 3, 4, 6, 2, 1, 0, 0),
+        (2, 2, 3, 5, 3, 2, 0, 1), // output padding beyond the padding: a row only the bias reaches
     ];
     for (i, &(n, cin, cout, side, k, stride, pad, out_pad)) in cases.iter().enumerate() {
         let varmap = VarMap::new();
@@ -238,4 +239,21 @@ fn fast_gru_matches_candles_steps_with_every_gradient() {
             close(gf.get(&var).unwrap(), gp.get(&var).unwrap(), 1e-4, &format!("case {i}: {name}"));
         }
     }
+}
+
+#[test]
+fn fast_layers_refuse_what_they_cannot_do_with_an_error() {
+    use candle_nn::{Conv2dConfig, VarBuilder};
+    use vae_book::cpu::{conv, gru};
+    let dev = Device::Cpu;
+    let vb = VarBuilder::from_varmap(&VarMap::new(), DType::F32, &dev);
+    let layer = candle_nn::conv2d(1, 2, 5, Conv2dConfig::default(), vb.pp("c")).unwrap();
+    let small = Tensor::zeros((1, 1, 3, 3), DType::F32, &dev).unwrap();
+    let err = conv::conv2d(&layer, &small, true).unwrap_err().to_string();
+    assert!(err.contains("kernel does not fit an input of side 3"), "{err}");
+    let w = gru::GruWeights::new(2, 3, vb.pp("g")).unwrap();
+    let (x, h0) =
+        (Tensor::zeros((0, 4, 2), DType::F32, &dev).unwrap(), Tensor::zeros((4, 3), DType::F32, &dev).unwrap());
+    let err = gru::sequence(&w, &x, &h0).unwrap_err().to_string();
+    assert!(err.contains("a sequence of no steps"), "{err}");
 }

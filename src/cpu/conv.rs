@@ -52,7 +52,7 @@ impl Patches {
     }
 
     /// For each entry `(r, j)` of an image's patch matrix, the index in the big image that it
-    /// reads, or [`OUTSIDE`] where it reads the zero padding. Built once per batch.
+    /// reads, or [`OUTSIDE`] where it reads the zero padding. Built once per layer and pass.
     fn sources(&self) -> Vec<u32> {
         let ((bh, bw), (sh, sw), k) = (self.big, self.small, self.kernel);
         let mut table = Vec::with_capacity(self.rows() * self.cols());
@@ -220,12 +220,25 @@ impl CustomOp2 for Product {
     }
 }
 
-/// The layout of one layer: its patches and the weight's rows `m`.
-fn check(op: &str, x: &Layout, w: &Layout, b: &Layout, bias_len: usize) -> Result<()> {
-    if x.dims().len() != 4 || w.dims().len() != 4 || w.dims()[2] != w.dims()[3] || b.dims() != [bias_len] {
-        bail!("{op}: input {:?}, weight {:?} and bias {:?} do not fit", x.dims(), w.dims(), b.dims())
+/// Checks that the input, weight and bias are 4-D, 4-D with a square kernel, and 1-D with
+/// `bias_dim`'s length, all of non-zero sizes but the batch.
+fn check(op: &str, x: &Layout, w: &Layout, b: &Layout, bias_dim: usize) -> Result<()> {
+    let (xd, wd) = (x.dims(), w.dims());
+    let fits = xd.len() == 4 && wd.len() == 4 && wd[2] == wd[3] && b.dims() == [wd[bias_dim]];
+    if !fits || xd[1..].contains(&0) || wd.contains(&0) {
+        bail!("{op}: input {xd:?}, weight {wd:?} and bias {:?} do not fit", b.dims())
     }
     Ok(())
+}
+
+impl Patches {
+    /// Refuses images whose pixel indices would not fit the `u32` index table.
+    fn indexable(self, op: &str) -> Result<Self> {
+        if self.big_len() >= OUTSIDE as usize {
+            bail!("{op}: an image of {} values is too large for the index table", self.big_len())
+        }
+        Ok(self)
+    }
 }
 
 /// A convolution with square kernels, one group and no dilation.
@@ -244,7 +257,14 @@ impl Conv {
             None => bail!("fast-conv2d: a {kernel}x{kernel} kernel does not fit an input of side {s}"),
         };
         let big = (x[2], x[3]);
-        Ok(Patches { channels: x[1], big, small: (side(big.0)?, side(big.1)?), kernel, stride: self.stride, pad: self.pad })
+        Ok(Patches {
+            channels: x[1],
+            big,
+            small: (side(big.0)?, side(big.1)?),
+            kernel,
+            stride: self.stride,
+            pad: self.pad,
+        })
     }
 }
 
@@ -262,8 +282,8 @@ impl CustomOp3 for Conv {
         bs: &CpuStorage,
         bl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        check(self.name(), xl, wl, bl, wl.dims()[0])?;
-        let p = self.patches(xl.dims(), wl.dims()[2])?;
+        check(self.name(), xl, wl, bl, 0)?;
+        let p = self.patches(xl.dims(), wl.dims()[2])?.indexable(self.name())?;
         if wl.dims()[1] != p.channels {
             bail!("fast-conv2d: input {:?} and weight {:?} do not fit", xl.dims(), wl.dims())
         }
@@ -308,9 +328,10 @@ struct ConvTranspose {
 impl ConvTranspose {
     fn patches(&self, x: &[usize], w: &[usize]) -> Result<Patches> {
         let kernel = w[2];
-        let side = |s: usize| match ((s.max(1) - 1) * self.stride + kernel + self.output_pad).checked_sub(2 * self.pad) {
+        let side = |s: usize| match ((s.max(1) - 1) * self.stride + kernel + self.output_pad).checked_sub(2 * self.pad)
+        {
             Some(side) if s > 0 && side > 0 => Ok(side),
-            _ => bail!("fast-conv-transpose2d: padding {} leaves no output for an input of side {s}", self.pad),
+            _ => bail!("fast-conv-transpose2d: an input of side {s} with padding {} gives no output", self.pad),
         };
         Ok(Patches {
             channels: w[1],
@@ -337,11 +358,11 @@ impl CustomOp3 for ConvTranspose {
         bs: &CpuStorage,
         bl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        check(self.name(), xl, wl, bl, wl.dims()[1])?;
+        check(self.name(), xl, wl, bl, 1)?;
         if wl.dims()[0] != xl.dims()[1] {
             bail!("fast-conv-transpose2d: input {:?} and weight {:?} do not fit", xl.dims(), wl.dims())
         }
-        let p = self.patches(xl.dims(), wl.dims())?;
+        let p = self.patches(xl.dims(), wl.dims())?.indexable(self.name())?;
         let (x, w, b) = (f32_slice(xs, xl, "input")?, f32_slice(ws, wl, "weight")?, f32_slice(bs, bl, "bias")?);
         let n = xl.dims()[0];
         let mut out = scatter(&p, w, x, Some(b), n);
@@ -358,12 +379,16 @@ impl CustomOp3 for ConvTranspose {
     }
 }
 
-fn plain_layer(op: &str, groups: usize, dilation: usize) -> Result<()> {
-    if groups != 1 || dilation != 1 {
-        bail!("{op}: only one group and no dilation (got groups {groups}, dilation {dilation})")
+/// The layers these ops cover: one group, no dilation, a stride of at least 1.
+fn plain_layer(op: &str, groups: usize, dilation: usize, stride: usize) -> Result<()> {
+    if groups != 1 || dilation != 1 || stride == 0 {
+        bail!("{op}: only one group, no dilation and a stride above 0 (got {groups}, {dilation}, {stride})")
     }
     Ok(())
 }
+
+/// candle's `ConvTranspose2d` has no groups.
+const ONE_GROUP: usize = 1;
 
 /// `layer.forward(x)` for a candle `Conv2d` with a bias; with `input_grad = false` no gradient
 /// flows to `x` (use it when `x` is data).
@@ -378,7 +403,7 @@ pub fn conv2d_relu(layer: &Conv2d, x: &Tensor, input_grad: bool) -> Result<Tenso
 
 fn conv2d_op(layer: &Conv2d, x: &Tensor, input_grad: bool, relu: bool) -> Result<Tensor> {
     let c = layer.config();
-    plain_layer("fast-conv2d", c.groups, c.dilation)?;
+    plain_layer("fast-conv2d", c.groups, c.dilation, c.stride)?;
     let Some(b) = layer.bias() else { bail!("fast-conv2d: the layer has no bias") };
     let op = Conv { stride: c.stride, pad: c.padding, input_grad, relu };
     x.contiguous()?.apply_op3(&layer.weight().contiguous()?, b, op)
@@ -396,7 +421,7 @@ pub fn conv_transpose2d_relu(layer: &ConvTranspose2d, x: &Tensor) -> Result<Tens
 
 fn conv_transpose2d_op(layer: &ConvTranspose2d, x: &Tensor, relu: bool) -> Result<Tensor> {
     let c = layer.config();
-    plain_layer("fast-conv-transpose2d", 1, c.dilation)?;
+    plain_layer("fast-conv-transpose2d", ONE_GROUP, c.dilation, c.stride)?;
     let Some(b) = layer.bias() else { bail!("fast-conv-transpose2d: the layer has no bias") };
     let op = ConvTranspose { stride: c.stride, pad: c.padding, output_pad: c.output_padding, relu };
     x.contiguous()?.apply_op3(&layer.weight().contiguous()?, b, op)

@@ -198,7 +198,10 @@ fn backward_rows(inputs: [&[f32]; 4], gates: &[f32], d: Dims, rows: &Range<usize
 impl Recurrence {
     fn dims(gi: &[usize], h0: &[usize], wb: &[usize]) -> Result<Dims> {
         let (t_max, batch, hidden) = match (gi, h0, wb) {
-            ([t, b, g], [b2, h], [g2, h1]) if b == b2 && *g == 3 * h && g == g2 && *h1 == h + 1 && *t > 0 => (*t, *b, *h),
+            ([0, ..], _, _) => bail!("fast-gru: a sequence of no steps"),
+            ([t, b, g], [b2, h], [g2, h1]) if b == b2 && *g == 3 * h && g == g2 && *h1 == h + 1 && *h > 0 => {
+                (*t, *b, *h)
+            }
             _ => bail!("fast-gru: inputs {gi:?}, state {h0:?} and weights {wb:?} do not fit"),
         };
         Ok(Dims { t_max, batch, hidden })
@@ -220,12 +223,18 @@ impl CustomOp3 for Recurrence {
         wl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let d = Self::dims(gl.dims(), hl.dims(), wl.dims())?;
-        let (gi, h0, wb) = (fused::f32_slice(gs, gl, "inputs")?, fused::f32_slice(hs, hl, "state")?, fused::f32_slice(ws, wl, "weights")?);
+        let (gi, h0, wb) = (
+            fused::f32_slice(gs, gl, "inputs")?,
+            fused::f32_slice(hs, hl, "state")?,
+            fused::f32_slice(ws, wl, "weights")?,
+        );
         let parts = halves(d.batch);
         let results = per_half(&parts, |rows| forward_rows(gi, h0, wb, d, &rows));
         let mut states = vec![0.0f32; d.t_max * d.batch * d.hidden];
         let mut saved = self.saved.lock().map_err(|_| candle_core::Error::Msg("fast-gru: lock poisoned".into()))?;
-        saved.clear();
+        if !saved.is_empty() {
+            bail!("fast-gru: forward ran twice on one op")
+        }
         for (rows, (part, gates)) in parts.into_iter().zip(results) {
             put_rows(&mut states, &part, d, d.hidden, &rows);
             saved.push((rows, gates));

@@ -144,7 +144,13 @@ impl Decoder {
 impl Decoder {
     /// [`Decoder::nll`] on the fast CPU path: the GRU of [`crate::cpu::gru`] over all steps at
     /// once and the fused output layer. Other devices take the plain path.
-    pub fn nll_fast(&self, inputs: &Tensor, batch: &TokenBatch, z: Option<&Tensor>, h0: Option<Tensor>) -> Result<Tensor> {
+    pub fn nll_fast(
+        &self,
+        inputs: &Tensor,
+        batch: &TokenBatch,
+        z: Option<&Tensor>,
+        h0: Option<Tensor>,
+    ) -> Result<Tensor> {
         if !inputs.device().is_cpu() {
             return self.nll(inputs, batch, z, h0);
         }

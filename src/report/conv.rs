@@ -6,8 +6,8 @@ use crate::data::Images;
 use crate::data::Mnist;
 use crate::estimators::active_units;
 use crate::figures;
-use crate::plot;
 use crate::models::conv_vae::{self, ConvVae, ConvVaeConfig};
+use crate::plot;
 use crate::train::{Run, RunConfig};
 use crate::train::{TrainConfig, quick_requested};
 use candle_core::Device;
@@ -166,8 +166,22 @@ pub fn table(r: &ConvResults) -> String {
         "---:|".repeat(epochs.len())
     );
     let rows = [
-        ("MLP VAE (784-400-2)", r.mlp_parameters, &r.mlp_curve, (r.mlp_recon, r.mlp_kl), r.mlp_active, r.mlp_seconds_per_epoch),
-        ("convolutional VAE (Keras shape)", r.conv_parameters, &r.conv_curve, (r.conv_recon, r.conv_kl), r.conv_active, r.conv_seconds_per_epoch),
+        (
+            "MLP VAE (784-400-2)",
+            r.mlp_parameters,
+            &r.mlp_curve,
+            (r.mlp_recon, r.mlp_kl),
+            r.mlp_active,
+            r.mlp_seconds_per_epoch,
+        ),
+        (
+            "convolutional VAE (Keras shape)",
+            r.conv_parameters,
+            &r.conv_curve,
+            (r.conv_recon, r.conv_kl),
+            r.conv_active,
+            r.conv_seconds_per_epoch,
+        ),
     ];
     for (name, params, curve, (recon, kl), active, seconds) in rows {
         let at: Vec<String> = epochs.iter().map(|&e| format!(" {:.2} |", curve[e - 1])).collect();

@@ -356,11 +356,7 @@ pub fn run(
     let constant = |pick: &[u32], test: &[u32]| text_probe::constant_accuracy(text_probe::majority(pick), test);
     let mut probes = vec![
         ProbeRow { features: CHANCE.into(), party: chance(2), decade: chance(n_decades) },
-        ProbeRow {
-            features: TRAIN_MAJORITY.into(),
-            party: constant(&p_tr.1, &p_te.1),
-            decade: constant(&d_tr, &d_te),
-        },
+        ProbeRow { features: TRAIN_MAJORITY.into(), party: constant(&p_tr.1, &p_te.1), decade: constant(&d_tr, &d_te) },
         ProbeRow { features: TEST_MAJORITY.into(), party: constant(&p_te.1, &p_te.1), decade: constant(&d_te, &d_te) },
         ProbeRow { features: "bag of words".into(), party: bow_party.test, decade: bow_decade.test },
     ];
