@@ -16,6 +16,7 @@
 //! gradient against candle's own ops.
 
 use super::fused::{Mat, ReluBackward, f32_slice, matmul_serial};
+use super::halves::{halves, per_half};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, bail};
 use candle_nn::{Conv2d, ConvTranspose2d};
 
@@ -91,11 +92,12 @@ fn col2im_add(sources: &[u32], col: &[f32], img: &mut [f32]) {
 /// Runs `f(first image, its outputs)` over `n` images whose outputs are `per_image` long: the
 /// batch in two halves on two threads when there are two, else in one piece.
 fn over_batch<F: Fn(usize, &mut [f32]) + Sync>(n: usize, per_image: usize, out: &mut [f32], f: F) {
-    if n >= 2 && candle_core::utils::get_num_threads() > 1 {
-        let (a, b) = out.split_at_mut(n / 2 * per_image);
-        rayon::join(|| f(0, a), || f(n / 2, b));
-    } else {
-        f(0, out)
+    match halves(n).as_slice() {
+        [_, second] => {
+            let (a, b) = out.split_at_mut(second.start * per_image);
+            rayon::join(|| f(0, a), || f(second.start, b));
+        }
+        _ => f(0, out),
     }
 }
 
@@ -155,13 +157,11 @@ fn weight_grad(p: &Patches, small: &[f32], m: usize, big: &[f32], n: usize) -> V
         }
         acc
     };
-    if n >= 2 && candle_core::utils::get_num_threads() > 1 {
-        let (mut a, b) = rayon::join(|| part(0..n / 2), || part(n / 2..n));
+    let sums = per_half(&halves(n), part).into_iter().reduce(|mut a, b| {
         a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
         a
-    } else {
-        part(0..n)
-    }
+    });
+    sums.unwrap_or_default()
 }
 
 /// The per-channel sum of a `(batch, channels, h, w)` gradient: a bias's gradient.

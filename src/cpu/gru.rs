@@ -18,6 +18,7 @@
 //! gradient.
 
 use super::fused::{self, Mat, matmul_serial};
+use super::halves::{halves, per_half};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
 use candle_nn::VarBuilder;
 use std::ops::Range;
@@ -79,26 +80,6 @@ fn sigmoid(v: f32) -> f32 {
 /// (called for every unit of every step, about 10^8 times per epoch here), exact to about 1e-7.
 fn tanh(v: f32) -> f32 {
     1.0 - 2.0 / ((2.0 * v).exp() + 1.0)
-}
-
-/// The batch in two halves when there are two threads and two rows, else whole.
-fn halves(batch: usize) -> Vec<Range<usize>> {
-    if batch >= 2 && candle_core::utils::get_num_threads() > 1 {
-        vec![0..batch / 2, batch / 2..batch]
-    } else {
-        std::iter::once(0..batch).collect()
-    }
-}
-
-/// Runs `f` on each part of the batch, the two halves side by side.
-fn per_half<T: Send>(parts: &[Range<usize>], f: impl Fn(Range<usize>) -> T + Sync) -> Vec<T> {
-    match parts {
-        [a, b] => {
-            let (x, y) = rayon::join(|| f(a.clone()), || f(b.clone()));
-            vec![x, y]
-        }
-        _ => parts.iter().map(|r| f(r.clone())).collect(),
-    }
 }
 
 /// Rows `rows` of a `(T, B, width)` array as a contiguous `(T, rows, width)` one.

@@ -4,5 +4,6 @@
 pub mod conv;
 pub mod fused;
 pub mod gru;
+mod halves;
 pub mod manual;
 pub mod memory;
