@@ -14,9 +14,15 @@ fn the_pages_workflow_runs_the_checks_book_scripts() {
     // The check installs with tools.sh and builds with book.sh; the workflow must do the same.
     assert!(check.contains("step tools bash scripts/tools.sh"), "scripts/check no longer installs with tools.sh");
     assert!(check.contains("step book bash scripts/book.sh check"), "scripts/check no longer builds with book.sh");
-    assert!(workflow.contains("run: bash scripts/tools.sh python node"), "the workflow must install mdbook and KaTeX with tools.sh");
+    assert!(
+        workflow.contains("run: bash scripts/tools.sh python node"),
+        "the workflow must install mdbook and KaTeX with tools.sh"
+    );
     assert!(workflow.contains("run: bash scripts/book.sh build"), "the workflow must build with scripts/book.sh");
-    assert!(!workflow.contains("mdbook build"), "the workflow must not call mdbook itself (book.sh renders the math first)");
+    assert!(
+        !workflow.contains("mdbook build"),
+        "the workflow must not call mdbook itself (book.sh renders the math first)"
+    );
     for group in ["install_python_tools", "install_node_tools"] {
         assert!(read("scripts/tools.sh").contains(group), "tools.sh lost {group}");
     }
