@@ -80,7 +80,8 @@ pub fn latent_scatter(model: &impl Autoencoder, x: &Tensor, labels: &[u8], path:
         let ax = |i: usize| format!("PC{} ({:.0}% of variance)", i + 1, 100.0 * shares.get(i).copied().unwrap_or(0.0));
         (pts, title, (ax(0), ax(1)))
     };
-    Ok(plot::scatter_by_class(&points, labels, &title, (&axes.0, &axes.1), path)?)
+    plot::scatter_by_class(&points, labels, &title, (&axes.0, &axes.1), path)?;
+    Ok(())
 }
 
 /// Decodes an `n x n` grid of latent points evenly spaced over `[-span, span]^2` (2-D models only).

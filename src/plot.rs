@@ -204,73 +204,205 @@ impl PianoRolls<'_> {
 /// A 2-D chart on a PNG page.
 type Chart<'a> = ChartContext<'a, BitMapBackend<'a>, Cartesian2d<RangedCoordf32, RangedCoordf32>>;
 
-/// Draws the frame every x-y figure shares (title, axes, light grid, legend) around `draw`.
+/// How a series shows in the legend.
+#[derive(Clone, Copy)]
+enum Mark {
+    Dot,
+    Line,
+}
+
+/// One legend row: a name and its marker.
+struct LegendEntry {
+    name: String,
+    color: RGBColor,
+    mark: Mark,
+}
+
+/// A rectangle in pixels, `[x0, x1) x [y0, y1)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PixelRect {
+    pub x0: i32,
+    pub y0: i32,
+    pub x1: i32,
+    pub y1: i32,
+}
+
+impl PixelRect {
+    pub fn contains(&self, (x, y): (i32, i32)) -> bool {
+        (self.x0..self.x1).contains(&x) && (self.y0..self.y1).contains(&y)
+    }
+}
+
+/// Where a figure's legend went and where its data were drawn, in pixels: what the tests check
+/// (no plotted point under the legend).
+#[derive(Debug, Default)]
+pub struct Layout {
+    pub legend: Option<PixelRect>,
+    pub points: Vec<(i32, i32)>,
+}
+
+/// Everything an x-y figure's frame needs.
+struct Frame<'a> {
+    size: (u32, u32),
+    title: &'a str,
+    axes: (&'a str, &'a str),
+    ranges: (std::ops::Range<f32>, std::ops::Range<f32>),
+    /// y values are log10 of the data; ticks are labelled with the data's values.
+    log_y: bool,
+    /// Label only whole-number x ticks (epochs, steps, units).
+    integer_x: bool,
+    /// Width of the legend's column at the right of `size` (from [`legend_room`]).
+    legend_width: u32,
+}
+
+/// Turns a tick's value into its label.
+type TickLabel = dyn Fn(&f32) -> String;
+
+const LEGEND_FONT: u32 = 14;
+const LEGEND_ROW: i32 = 22;
+
+/// A tick label for a log10 axis: the value itself, with as many decimals as it needs.
+fn pow10_label(v: f32) -> String {
+    let x = 10f64.powf(f64::from(v));
+    let decimals = if v >= 0.0 { 0 } else { (-v).ceil() as usize };
+    format!("{x:.decimals$}")
+}
+
+fn integer_label(v: f32) -> String {
+    if (v - v.round()).abs() < 1e-3 { format!("{}", v.round()) } else { String::new() }
+}
+
+/// Draws the frame every x-y figure shares (title, axes, light grid) around `draw`, and the
+/// legend in its own column right of the chart, where it cannot cover data.
 fn xy_figure(
     path: &Path,
-    size: (u32, u32),
-    title: &str,
-    axes: (&str, &str),
-    ranges: (std::ops::Range<f32>, std::ops::Range<f32>),
-    legend: SeriesLabelPosition,
-    draw: impl FnOnce(&mut Chart) -> Result<(), String>,
-) -> PlotResult {
+    frame: Frame,
+    draw: impl FnOnce(&mut Chart, &mut Layout) -> Result<Vec<LegendEntry>, String>,
+) -> Result<Layout, PlotError> {
     let e = err(path);
     ensure_font();
     create_dir_for(path)?;
-    let root = BitMapBackend::new(path, size).into_drawing_area();
+    let root = BitMapBackend::new(path, frame.size).into_drawing_area();
     root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(65)
-        .build_cartesian_2d(ranges.0, ranges.1)
-        .map_err(|x| e(x.to_string()))?;
-    chart
-        .configure_mesh()
-        .x_desc(axes.0)
-        .y_desc(axes.1)
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 16))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    draw(&mut chart).map_err(&e)?;
-    chart
-        .configure_series_labels()
-        .position(legend)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    root.present().map_err(|x| e(x.to_string()))
+    let (chart_area, legend_area) = root.split_horizontally(frame.size.0.saturating_sub(frame.legend_width));
+    let mut layout = Layout::default();
+    let entries;
+    {
+        let mut chart = ChartBuilder::on(&chart_area)
+            .caption(frame.title, ("sans-serif", 22))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(65)
+            .build_cartesian_2d(frame.ranges.0.clone(), frame.ranges.1.clone())
+            .map_err(|x| e(x.to_string()))?;
+        let plain = |v: &f32| format!("{v}");
+        let fx: &TickLabel = if frame.integer_x { &|v| integer_label(*v) } else { &plain };
+        let fy: &TickLabel = if frame.log_y { &|v| pow10_label(*v) } else { &plain };
+        chart
+            .configure_mesh()
+            .x_desc(frame.axes.0)
+            .y_desc(frame.axes.1)
+            .x_label_formatter(fx)
+            .y_label_formatter(fy)
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 16))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        entries = draw(&mut chart, &mut layout).map_err(&e)?;
+    }
+    layout.legend = draw_legend(&legend_area, &entries).map_err(&e)?;
+    root.present().map_err(|x| e(x.to_string()))?;
+    Ok(layout)
 }
 
-/// Points coloured by class (0-9), with a legend.
+/// The legend's box in its own column (`area`, right of the chart), below the title; returned
+/// in the figure's pixels.
+fn draw_legend(
+    area: &DrawingArea<BitMapBackend, plotters::coord::Shift>,
+    entries: &[LegendEntry],
+) -> Result<Option<PixelRect>, String> {
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let root = area;
+    let font = ("sans-serif", LEGEND_FONT).into_font();
+    let mut widest = 0;
+    for entry in entries {
+        let size = root.estimate_text_size(&entry.name, &TextStyle::from(font.clone())).map_err(|x| x.to_string())?;
+        widest = widest.max(size.0 as i32);
+    }
+    let (w, _) = root.dim_in_pixel();
+    let rect = PixelRect {
+        x0: 4,
+        y0: 45,
+        x1: (4 + widest + 46).min(w as i32 - 4),
+        y1: 45 + LEGEND_ROW * entries.len() as i32 + 8,
+    };
+    root.draw(&Rectangle::new([(rect.x0, rect.y0), (rect.x1, rect.y1)], WHITE.filled())).map_err(|x| x.to_string())?;
+    root.draw(&Rectangle::new([(rect.x0, rect.y0), (rect.x1, rect.y1)], BLACK.stroke_width(1)))
+        .map_err(|x| x.to_string())?;
+    for (i, entry) in entries.iter().enumerate() {
+        let y = rect.y0 + 4 + LEGEND_ROW * i as i32 + LEGEND_ROW / 2;
+        let x = rect.x0 + 8;
+        match entry.mark {
+            Mark::Dot => root.draw(&Circle::new((x + 10, y), 4, entry.color.filled())),
+            Mark::Line => root.draw(&PathElement::new(vec![(x, y), (x + 20, y)], entry.color.stroke_width(2))),
+        }
+        .map_err(|x| x.to_string())?;
+        let style = font.clone().color(&BLACK).pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Left,
+            plotters::style::text_anchor::VPos::Center,
+        ));
+        root.draw(&Text::new(entry.name.clone(), (x + 30, y), style)).map_err(|x| x.to_string())?;
+    }
+    let (bx, by) = area.get_base_pixel();
+    Ok(Some(PixelRect { x0: rect.x0 + bx, y0: rect.y0 + by, x1: rect.x1 + bx, y1: rect.y1 + by }))
+}
+
+/// Width added to a figure for its legend column: the longest label, its marker and margins.
+fn legend_room(names: impl Iterator<Item = usize>) -> u32 {
+    // About 7.5 pixels per character at the legend's size (DejaVu Sans), the marker, and the
+    // margins of the box.
+    names.map(|n| (n as u32 * 15).div_ceil(2) + 60).max().unwrap_or(0)
+}
+
+/// Records where `pts` land in pixels.
+fn record(chart: &Chart, layout: &mut Layout, pts: impl Iterator<Item = (f32, f32)>) {
+    layout.points.extend(pts.map(|p| chart.backend_coord(&p)));
+}
+
+/// Points coloured by class (0-9), with a legend; both axes on the same scale.
 pub fn scatter_by_class(
     points: &[(f32, f32)],
     labels: &[u8],
     title: &str,
     axes: (&str, &str),
     path: &Path,
-) -> PlotResult {
+) -> Result<Layout, PlotError> {
     if points.len() != labels.len() || points.is_empty() {
         let msg = format!("{} points and {} labels (need the same, non-zero number)", points.len(), labels.len());
         return Err(err(path)(msg));
     }
-    let ranges = (padded_range(points.iter().map(|p| p.0)), padded_range(points.iter().map(|p| p.1)));
-    xy_figure(path, (760, 640), title, axes, ranges, SeriesLabelPosition::UpperRight, |chart| {
+    let ranges = square(padded_range(points.iter().map(|p| p.0)), padded_range(points.iter().map(|p| p.1)));
+    // A square plotting area: the y labels' margin is 20 pixels wider than the x labels', plus
+    // the legend's column.
+    let legend_width = legend_room(std::iter::once(1));
+    let size = (640 + 20 + legend_width, 640);
+    let frame = Frame { size, title, axes, ranges, log_y: false, integer_x: false, legend_width };
+    xy_figure(path, frame, |chart, layout| {
+        let mut entries = Vec::new();
         for class in 0..10u8 {
             let color = CLASS_COLORS[class as usize];
-            let series = points.iter().zip(labels).filter(|(_, l)| **l == class).map(|(p, _)| *p);
+            let series: Vec<(f32, f32)> =
+                points.iter().zip(labels).filter(|(_, l)| **l == class).map(|(p, _)| *p).collect();
             chart
-                .draw_series(series.map(|p| Circle::new(p, 2, color.mix(0.7).filled())))
-                .map_err(|x| x.to_string())?
-                .label(class.to_string())
-                .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
+                .draw_series(series.iter().map(|&p| Circle::new(p, 2, color.mix(0.7).filled())))
+                .map_err(|x| x.to_string())?;
+            record(chart, layout, series.into_iter());
+            entries.push(LegendEntry { name: class.to_string(), color, mark: Mark::Dot });
         }
-        Ok(())
+        Ok(entries)
     })
 }
 
@@ -281,7 +413,7 @@ pub fn curves(series: &[(&str, &[f64])], title: &str, axes: (&str, &str), path: 
         .map(|(name, v)| (*name, v.iter().enumerate().map(|(k, &y)| ((k + 1) as f32, y as f32)).collect()))
         .collect();
     let refs: Vec<(&str, &[(f32, f32)])> = pts.iter().map(|(n, p)| (*n, p.as_slice())).collect();
-    lines(&refs, Lines { dots: true, ..Lines::default() }, title, axes, path)
+    lines(&refs, Lines { dots: true, integer_x: true, ..Lines::default() }, title, axes, path).map(|_| ())
 }
 
 /// How [`lines`] draws.
@@ -289,23 +421,40 @@ pub fn curves(series: &[(&str, &[f64])], title: &str, axes: (&str, &str), path: 
 pub struct Lines {
     /// Mark every point with a dot.
     pub dots: bool,
-    /// Image size in pixels.
+    /// Join the points with a line (off: dots only, for values that are not a sequence).
+    pub join: bool,
+    /// Image size in pixels of the chart (the legend's column is added to the width).
     pub size: (u32, u32),
     /// The same scale on both axes (for shapes such as ellipses); needs a square `size`.
     pub equal_axes: bool,
-    /// Put the legend in the upper left corner (where the curves leave room).
-    pub legend_left: bool,
+    /// A logarithmic y axis (every value must be positive).
+    pub log_y: bool,
+    /// Only whole-number labels on the x axis (epochs, steps, unit numbers).
+    pub integer_x: bool,
 }
 
 impl Default for Lines {
     fn default() -> Self {
-        Self { dots: false, size: (760, 480), equal_axes: false, legend_left: false }
+        Self { dots: false, join: true, size: (760, 480), equal_axes: false, log_y: false, integer_x: false }
     }
 }
 
 /// Named polylines through `(x, y)` points, with a legend.
-pub fn lines(series: &[(&str, &[(f32, f32)])], how: Lines, title: &str, axes: (&str, &str), path: &Path) -> PlotResult {
+pub fn lines(
+    series: &[(&str, &[(f32, f32)])],
+    how: Lines,
+    title: &str,
+    axes: (&str, &str),
+    path: &Path,
+) -> Result<Layout, PlotError> {
     overlay(&[], series, how, title, axes, path)
+}
+
+/// The two ranges widened to the same length, about their centres.
+fn square(xs: std::ops::Range<f32>, ys: std::ops::Range<f32>) -> (std::ops::Range<f32>, std::ops::Range<f32>) {
+    let half = (xs.end - xs.start).max(ys.end - ys.start) / 2.0;
+    let (cx, cy) = ((xs.start + xs.end) / 2.0, (ys.start + ys.end) / 2.0);
+    ((cx - half)..(cx + half), (cy - half)..(cy + half))
 }
 
 /// Named clouds of points (small translucent dots, drawn first) under named polylines, with one
@@ -317,41 +466,54 @@ pub fn overlay(
     title: &str,
     axes: (&str, &str),
     path: &Path,
-) -> PlotResult {
-    let all = || clouds.iter().chain(series);
+) -> Result<Layout, PlotError> {
+    let log = |pts: &[(f32, f32)]| -> Vec<(f32, f32)> {
+        pts.iter().map(|&(x, y)| (x, if how.log_y { y.log10() } else { y })).collect()
+    };
+    if how.log_y && clouds.iter().chain(series).any(|(_, p)| p.iter().any(|q| q.1.is_nan() || q.1 <= 0.0)) {
+        return Err(err(path)("a logarithmic axis needs positive values".into()));
+    }
+    let clouds: Vec<(&str, Vec<(f32, f32)>)> = clouds.iter().map(|(n, p)| (*n, log(p))).collect();
+    let series: Vec<(&str, Vec<(f32, f32)>)> = series.iter().map(|(n, p)| (*n, log(p))).collect();
+    let all = || clouds.iter().chain(&series);
     if all().all(|(_, p)| p.is_empty()) {
         return Err(err(path)("no values to plot".into()));
     }
-    let mut xs = padded_range(all().flat_map(|(_, p)| p.iter().map(|q| q.0)));
-    let mut ys = padded_range(all().flat_map(|(_, p)| p.iter().map(|q| q.1)));
+    let mut ranges = (
+        padded_range(all().flat_map(|(_, p)| p.iter().map(|q| q.0))),
+        padded_range(all().flat_map(|(_, p)| p.iter().map(|q| q.1))),
+    );
     if how.equal_axes {
-        let half = (xs.end - xs.start).max(ys.end - ys.start) / 2.0;
-        let (cx, cy) = ((xs.start + xs.end) / 2.0, (ys.start + ys.end) / 2.0);
-        (xs, ys) = ((cx - half)..(cx + half), (cy - half)..(cy + half));
+        ranges = square(ranges.0, ranges.1);
     }
-    let dots = how.dots;
-    let legend = if how.legend_left { SeriesLabelPosition::UpperLeft } else { SeriesLabelPosition::UpperRight };
-    xy_figure(path, how.size, title, axes, (xs, ys), legend, |chart| {
+    let legend_width = legend_room(all().map(|(n, _)| n.chars().count()));
+    let size = (how.size.0 + legend_width, how.size.1);
+    let frame = Frame { size, title, axes, ranges, log_y: how.log_y, integer_x: how.integer_x, legend_width };
+    xy_figure(path, frame, |chart, layout| {
+        let mut entries = Vec::new();
         for (i, (name, pts)) in clouds.iter().enumerate() {
             let color = CLASS_COLORS[i % CLASS_COLORS.len()];
             chart
                 .draw_series(pts.iter().map(|&p| Circle::new(p, 2, color.mix(0.5).filled())))
-                .map_err(|x| x.to_string())?
-                .label(*name)
-                .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
+                .map_err(|x| x.to_string())?;
+            record(chart, layout, pts.iter().copied());
+            entries.push(LegendEntry { name: name.to_string(), color, mark: Mark::Dot });
         }
         for (i, (name, pts)) in series.iter().enumerate() {
             let color = CLASS_COLORS[(clouds.len() + i) % CLASS_COLORS.len()];
-            chart
-                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
-                .map_err(|x| x.to_string())?
-                .label(*name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-            if dots {
+            if how.join {
+                chart
+                    .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                    .map_err(|x| x.to_string())?;
+            }
+            if how.dots || !how.join {
                 chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(|x| x.to_string())?;
             }
+            record(chart, layout, pts.iter().copied());
+            let mark = if how.join { Mark::Line } else { Mark::Dot };
+            entries.push(LegendEntry { name: name.to_string(), color, mark });
         }
-        Ok(())
+        Ok(entries)
     })
 }
 

@@ -603,7 +603,7 @@ fn gaussian_updating_figure(path: &Path) -> Result<(), ReportError> {
         series.push((name, curve(&|z| post.log_pdf(z).exp())));
     }
     let refs: Vec<(&str, &[(f32, f32)])> = series.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
-    let how = plot::Lines { legend_left: true, ..plot::Lines::default() };
+    let how = plot::Lines::default();
     plot::lines(&refs, how, "Gaussian prior × Gaussian likelihood = Gaussian posterior", ("z", "density"), path)?;
     Ok(())
 }

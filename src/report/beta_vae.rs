@@ -115,7 +115,7 @@ pub fn run(
     let path = fig_dir.join("beta-unit-variances.png");
     plot::lines(
         &refs,
-        plot::Lines { dots: true, ..plot::Lines::default() },
+        plot::Lines { dots: true, integer_x: true, ..plot::Lines::default() },
         "How much each latent unit's mean varies over the test digits",
         ("unit, most to least active", "log10 variance of the unit's mean"),
         &path,

@@ -298,7 +298,7 @@ fn figures(
     let path = dir.join("latent-dims.png");
     plot::lines(
         &[("VAE (decoder mean at the encoder mean)", &vae[..]), ("PCA", &pca[..])],
-        plot::Lines { dots: true, ..plot::Lines::default() },
+        plot::Lines { dots: true, integer_x: true, ..plot::Lines::default() },
         "Reconstruction error against code size (test digits)",
         ("dimensions of the code", "squared error per image"),
         &path,
@@ -314,7 +314,9 @@ fn figures(
             (format!("{} (AUC {:.2})", a.digit, a.auc_elbo), c.iter().map(|&(x, y)| (x as f32, y as f32)).collect())
         })
         .collect();
-    let refs: Vec<(&str, &[(f32, f32)])> = curves.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
+    let mut refs: Vec<(&str, &[(f32, f32)])> = curves.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
+    let chance = [(0.0, 0.0), (1.0, 1.0)];
+    refs.push(("chance (AUC 0.50)", &chance));
     let path = dir.join("anomaly-roc.png");
     plot::lines(
         &refs,

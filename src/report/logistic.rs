@@ -164,7 +164,7 @@ pub fn figures(r: &LogisticResults, dir: &Path) -> Result<Vec<PathBuf>, ReportEr
     let sd_path = dir.join("logistic-sd.png");
     plot::lines(
         &[("HMC (reference)", &hmc_sd[..]), ("mean-field VI", &vi_sd[..])],
-        plot::Lines { dots: true, ..plot::Lines::default() },
+        plot::Lines { join: false, integer_x: true, ..plot::Lines::default() },
         "Posterior standard deviation of each weight",
         ("weight (0 = intercept, then the 30 features)", "posterior s.d."),
         &sd_path,

@@ -416,23 +416,7 @@ pub fn run(
     let prior_sampled = decode_all(best, &z, &vocab, Some(&mut rng))?;
 
     let kl_path = fig_dir.join("text-kl.png");
-    let curves: Vec<(String, Vec<(f32, f32)>)> = vaes
-        .iter()
-        .map(|r| (r.name.clone(), r.trace.step.iter().zip(&r.trace.kl).map(|(&s, &k)| (s as f32, k as f32)).collect()))
-        .collect();
-    let weight: Vec<(f32, f32)> = vaes
-        .get(1)
-        .map(|r| r.trace.step.iter().zip(&r.trace.weight).map(|(&s, &w)| (s as f32, 10.0 * w as f32)).collect())
-        .unwrap_or_default();
-    let mut series: Vec<(&str, &[(f32, f32)])> = curves.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect();
-    series.push(("annealed KL weight x 10", &weight));
-    plot::lines(
-        &series,
-        Lines::default(),
-        "KL(q(z|x) || p(z)) per sentence during training",
-        ("optimizer step", "nats"),
-        &kl_path,
-    )?;
+    kl_figure(&vaes, &kl_path)?;
 
     let results = TextResults {
         config: cfg.clone(),
@@ -453,6 +437,29 @@ pub fn run(
         probe_seconds,
     };
     Ok((results, vec![kl_path]))
+}
+
+/// The KL term of each VAE during training, on a log scale (the collapsed models' KL is a few
+/// hundredths of a nat, the working model's a few nats), with the annealed KL weight.
+pub fn kl_figure(vaes: &[VaeResult], path: &Path) -> Result<(), ReportError> {
+    let curves: Vec<(String, Vec<(f32, f32)>)> = vaes
+        .iter()
+        .map(|r| (r.name.clone(), r.trace.step.iter().zip(&r.trace.kl).map(|(&s, &k)| (s as f32, k as f32)).collect()))
+        .collect();
+    let weight: Vec<(f32, f32)> = vaes
+        .get(1)
+        .map(|r| r.trace.step.iter().zip(&r.trace.weight).map(|(&s, &w)| (s as f32, 10.0 * w as f32)).collect())
+        .unwrap_or_default();
+    let mut series: Vec<(&str, &[(f32, f32)])> = curves.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect();
+    series.push(("annealed KL weight x 10", &weight));
+    plot::lines(
+        &series,
+        Lines { log_y: true, ..Lines::default() },
+        "KL(q(z|x) || p(z)) per sentence during training",
+        ("optimizer step", "nats (log scale)"),
+        path,
+    )?;
+    Ok(())
 }
 
 pub fn table(r: &TextResults) -> String {
