@@ -166,3 +166,64 @@ fn piano_rolls_are_drawn_and_bad_sizes_are_named() {
         PianoRolls { rolls: &bad, keys: 5, title: "t", beat_px: 4, key_px: 2 }.save(&path).unwrap_err().to_string();
     assert!(err.contains("\"short\": 12 values for 10 beats of 5 keys"), "{err}");
 }
+
+/// Every parameter's gradient of `loss`, by name.
+fn gradients(vm: &VarMap, loss: &Tensor) -> Vec<(String, Vec<f32>)> {
+    let grads = loss.backward().unwrap();
+    let data = vm.data().lock().unwrap();
+    let mut out: Vec<(String, Vec<f32>)> = data
+        .iter()
+        .map(|(name, var)| {
+            let g = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("no gradient for {name}"));
+            (name.clone(), g.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn assert_close(name: &str, a: &[f32], b: &[f32], tol: f32) {
+    assert_eq!(a.len(), b.len(), "{name}: lengths");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{name}[{i}]: fast {x} vs plain {y}");
+    }
+}
+
+/// A batch of three sequences of different lengths (so that padding and masks are exercised).
+fn ragged_batch() -> SeqBatch {
+    let seqs = [random_seq(6, 5, 11), random_seq(4, 5, 12), random_seq(2, 5, 13)];
+    SeqBatch::new(&[&seqs[0], &seqs[1], &seqs[2]], 5, &Device::Cpu).unwrap()
+}
+
+/// What training and scoring run (`run_fast`, `nll_fast`) is the plain code the chapter shows:
+/// the same terms and the same gradient for every parameter.
+#[test]
+fn the_fast_vrnn_and_baseline_equal_the_plain_ones() {
+    let vm = VarMap::new();
+    let vrnn = Vrnn::new(CFG, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
+    init::pytorch_default_init(&vm, 21).unwrap();
+    let batch = ragged_batch();
+    let eps = SeededRng::new(8).normal(&[6, 3, 3], &Device::Cpu).unwrap();
+    let (plain, fast) = (vrnn.run(&batch, &eps, true).unwrap(), vrnn.run_fast(&batch, &eps, true).unwrap());
+    let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert_close("nll", &flat(&fast.nll), &flat(&plain.nll), 1e-5);
+    assert_close("kl", &flat(&fast.kl), &flat(&plain.kl), 1e-5);
+    assert_close("log ratio", &flat(fast.log_ratio.as_ref().unwrap()), &flat(plain.log_ratio.as_ref().unwrap()), 1e-5);
+    assert_close("logits", &flat(&fast.logits), &flat(&plain.logits), 1e-5);
+    let loss = |t: &vrnn::StepTerms| (&t.nll + &t.kl).unwrap().sum_all().unwrap();
+    let (g_plain, g_fast) = (gradients(&vm, &loss(&plain)), gradients(&vm, &loss(&fast)));
+    assert_eq!(g_plain.len(), 20, "every VRNN parameter has a gradient");
+    for ((name, a), (_, b)) in g_fast.iter().zip(&g_plain) {
+        assert_close(name, a, b, 1e-4);
+    }
+
+    let vm = VarMap::new();
+    let rnn = RnnBaseline::new(CFG, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
+    init::pytorch_default_init(&vm, 22).unwrap();
+    let (plain, fast) = (rnn.nll(&batch).unwrap(), rnn.nll_fast(&batch).unwrap());
+    assert_close("baseline nll", &flat(&fast), &flat(&plain), 1e-5);
+    let (g_plain, g_fast) = (gradients(&vm, &plain.sum_all().unwrap()), gradients(&vm, &fast.sum_all().unwrap()));
+    for ((name, a), (_, b)) in g_fast.iter().zip(&g_plain) {
+        assert_close(name, a, b, 1e-4);
+    }
+}

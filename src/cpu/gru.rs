@@ -53,9 +53,21 @@ pub fn sequence(w: &GruWeights, x: &Tensor, h0: &Tensor) -> Result<Tensor> {
     let hidden = w.w_hh.dim(1)?;
     // The input side of all three gates for every step at once.
     let gi = fused::linear(&x.reshape((t_max * b, input))?, &w.w_ih, &w.b_ih, true)?.reshape((t_max, b, 3 * hidden))?;
-    // The recurrent weights and their bias as one `(3 hidden, hidden + 1)` operand.
-    let wb = Tensor::cat(&[&w.w_hh, &w.b_hh.unsqueeze(1)?], 1)?;
-    gi.apply_op3(&h0.contiguous()?, &wb, Recurrence { saved: Mutex::new(Vec::new()) })
+    recur(&gi, h0, &recurrent_operand(w)?)
+}
+
+/// The recurrent weights and their bias as one `(3 hidden, hidden + 1)` operand for [`recur`]:
+/// build it once per pass when a model steps the GRU itself.
+pub fn recurrent_operand(w: &GruWeights) -> Result<Tensor> {
+    Tensor::cat(&[&w.w_hh, &w.b_hh.unsqueeze(1)?], 1)
+}
+
+/// Every state of the recurrence, `(T, B, hidden)`, given the input side of the gates for every
+/// step, `gi = W_ih x + b_ih` (`(T, B, 3 hidden)`), the first state `h0` and
+/// [`recurrent_operand`]. A model whose input at step `t` depends on the state before it (the
+/// VRNN's sampled code) calls it with one step at a time.
+pub fn recur(gi: &Tensor, h0: &Tensor, wb: &Tensor) -> Result<Tensor> {
+    gi.contiguous()?.apply_op3(&h0.contiguous()?, wb, Recurrence { saved: Mutex::new(Vec::new()) })
 }
 
 /// The recurrence: `(gi, h0, [W_hh | b_hh]) -> states`. Keeps each step's gates for the backward pass.

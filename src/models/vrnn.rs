@@ -12,6 +12,8 @@
 //! trajectories. [`RnnBaseline`] is the same recurrence without `z`: a deterministic model of
 //! `p(x_t | x_{<t})` whose likelihood is exact.
 
+use crate::cpu::fused;
+use crate::cpu::gru::{self, GruWeights};
 use crate::data::sequences::{SeqBatch, SeqData, SeqSplits};
 use crate::estimators::LogWeights;
 use crate::prob::{self, SeededRng};
@@ -55,6 +57,13 @@ impl GaussianHead {
         let d = both.dim(D::Minus1)? / 2;
         Ok((both.narrow(D::Minus1, 0, d)?, both.narrow(D::Minus1, d, d)?))
     }
+
+    /// [`GaussianHead::forward`] through the fused CPU kernels, for `(rows, input)` inputs.
+    fn forward_fast(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let both = linear_fast(&self.out, &fused::relu(&linear_fast(&self.hidden, x, true)?)?, true)?;
+        let d = both.dim(1)? / 2;
+        Ok((both.narrow(1, 0, d)?, both.narrow(1, d, d)?))
+    }
 }
 
 // ANCHOR: vrnn
@@ -66,6 +75,8 @@ pub struct Vrnn {
     decoder_hidden: Linear,
     decoder_out: Linear,
     rnn: GRU,
+    /// The same GRU's parameters, which the fast CPU path ([`crate::cpu::gru`]) reads.
+    fast: GruWeights,
     pub cfg: VrnnConfig,
 }
 
@@ -92,6 +103,7 @@ impl Vrnn {
             decoder_hidden: lin(f + h, f, &vb, "decoder_hidden")?,
             decoder_out: lin(f, cfg.input_dim, &vb, "decoder_out")?,
             rnn: candle_nn::rnn::gru(2 * f, h, GRUConfig::default(), vb.pp("gru"))?,
+            fast: GruWeights::new(2 * f, h, vb.pp("gru"))?,
             cfg,
         })
     }
@@ -183,6 +195,8 @@ pub struct RnnBaseline {
     out_hidden: Linear,
     out: Linear,
     rnn: GRU,
+    /// The same GRU's parameters, which the fast CPU path ([`crate::cpu::gru`]) reads.
+    fast: GruWeights,
     pub cfg: VrnnConfig,
 }
 
@@ -194,6 +208,7 @@ impl RnnBaseline {
             out_hidden: lin(h, f, &vb, "out_hidden")?,
             out: lin(f, cfg.input_dim, &vb, "out")?,
             rnn: candle_nn::rnn::gru(f, h, GRUConfig::default(), vb.pp("gru"))?,
+            fast: GruWeights::new(f, h, vb.pp("gru"))?,
             cfg,
         })
     }
@@ -215,6 +230,109 @@ impl RnnBaseline {
 }
 // ANCHOR_END: baseline
 
+impl RnnBaseline {
+    /// [`RnnBaseline::nll`] on the fast CPU path (what training and scoring use; other devices
+    /// take the plain one): the whole recurrence is one [`gru::sequence`].
+    pub fn nll_fast(&self, batch: &SeqBatch) -> Result<Tensor> {
+        if !batch.x.device().is_cpu() {
+            return self.nll(batch);
+        }
+        let (t_max, b, d) = batch.x.dims3()?;
+        let phi_x = fused::relu(&linear_fast(&self.phi_x, &batch.x.reshape((t_max * b, d))?, false)?)?;
+        let h0 = Tensor::zeros((1, b, self.cfg.hidden), DType::F32, batch.x.device())?;
+        let after = gru::sequence(&self.fast, &phi_x.reshape((t_max, b, self.cfg.feature))?, &h0.get(0)?)?;
+        // The state that predicts step t has read steps < t: h0, then every state but the last.
+        let before = Tensor::cat(&[&h0, &after.narrow(0, 0, t_max - 1)?], 0)?.reshape((t_max * b, ()))?;
+        let logits = linear_fast(&self.out, &fused::relu(&linear_fast(&self.out_hidden, &before, true)?)?, true)?;
+        fused::bernoulli_nll(&batch.x.reshape((t_max * b, d))?, &logits)?.reshape((t_max, b))? * &batch.mask
+    }
+}
+
+/// A candle `Linear` through the fused CPU kernel (`input_grad = false` when `x` is data).
+fn linear_fast(l: &Linear, x: &Tensor, input_grad: bool) -> Result<Tensor> {
+    let b = l.bias().ok_or_else(|| candle_core::Error::Msg("linear layer without bias".into()))?;
+    fused::linear(x, l.weight(), b, input_grad)
+}
+
+/// What [`Vrnn::run_fast`] keeps from each step of its loop.
+#[derive(Default)]
+struct Steps {
+    /// The state before the step, the encoder's mean and log-variance, the code and its features.
+    h: Vec<Tensor>,
+    mu_q: Vec<Tensor>,
+    lv_q: Vec<Tensor>,
+    z: Vec<Tensor>,
+    fz: Vec<Tensor>,
+}
+
+impl Vrnn {
+    /// [`Vrnn::run`] on the fast CPU path (what training and scoring use; other devices take the
+    /// plain one). The same function, arranged so that only what feeds the recurrence stays in the
+    /// loop (the encoder, the code, its features and one GRU step through [`gru::recur`], with
+    /// the fused kernels); the prior and the decoder run once after it, for all steps together.
+    pub fn run_fast(&self, batch: &SeqBatch, eps: &Tensor, with_log_ratio: bool) -> Result<StepTerms> {
+        if !batch.x.device().is_cpu() {
+            return self.run(batch, eps, with_log_ratio);
+        }
+        let (t_max, b, d) = batch.x.dims3()?;
+        let steps = self.recurrence_fast(&batch.x, eps)?;
+        let flat = |v: &[Tensor]| Tensor::cat(v, 0);
+        let (h, fz) = (flat(&steps.h)?, flat(&steps.fz)?);
+        let (mu_p, lv_p) = self.prior.forward_fast(&h)?;
+        let dec = fused::relu(&linear_fast(&self.decoder_hidden, &Tensor::cat(&[&fz, &h], 1)?, true)?)?;
+        let logits = linear_fast(&self.decoder_out, &dec, true)?;
+        let nll =
+            (fused::bernoulli_nll(&batch.x.reshape((t_max * b, d))?, &logits)?.reshape((t_max, b))? * &batch.mask)?;
+        let (mu_q, lv_q) = (flat(&steps.mu_q)?, flat(&steps.lv_q)?);
+        let by_step = |t: Tensor| t.reshape((t_max, b));
+        let kl = (by_step(prob::kl_gaussians(&mu_q, &lv_q, &mu_p, &lv_p)?)? * &batch.mask)?;
+        let log_ratio = if with_log_ratio {
+            let z = flat(&steps.z)?;
+            let r = (prob::gaussian_log_density(&z, &mu_p, &lv_p)? - prob::gaussian_log_density(&z, &mu_q, &lv_q)?)?;
+            Some((by_step(r)? * &batch.mask)?)
+        } else {
+            None
+        };
+        Ok(StepTerms { nll, kl, log_ratio, logits: logits.reshape((t_max, b, d))? })
+    }
+
+    /// The loop of [`Vrnn::run_fast`] over the frames `x` (`(T, B, D)`). Everything in it reads
+    /// one step's slice of data (`x`, `eps`), never a slice of a computed tensor: the gradient of
+    /// such a slice is a zero-padded copy of the whole tensor, which made the backward pass
+    /// quadratic in the sequence length.
+    fn recurrence_fast(&self, x: &Tensor, eps: &Tensor) -> Result<Steps> {
+        let (t_max, b, _) = x.dims3()?;
+        let (f, hid, l) = (self.cfg.feature, self.cfg.hidden, self.cfg.latent_dim);
+        // The encoder's first layer reads [fx, h] and the GRU's input is [fx, fz]: split both
+        // weights by input, once per pass.
+        let part = |w: &Tensor, from: usize, len: usize| w.narrow(1, from, len)?.contiguous();
+        let enc_w = self.encoder.hidden.weight();
+        let enc_b = self.encoder.hidden.bias().ok_or_else(|| candle_core::Error::Msg("encoder without bias".into()))?;
+        let (enc_x, enc_h) = (part(enc_w, 0, f)?, part(enc_w, f, hid)?);
+        let (gru_x, gru_z) = (part(&self.fast.w_ih, 0, f)?, part(&self.fast.w_ih, f, f)?);
+        let wb = gru::recurrent_operand(&self.fast)?;
+        let mut h = Tensor::zeros((b, hid), DType::F32, x.device())?;
+        let mut steps = Steps::default();
+        for t in 0..t_max {
+            let fx = fused::relu(&linear_fast(&self.phi_x, &x.get(t)?, false)?)?;
+            let hidden = fused::relu(&(fx.matmul(&enc_x.t()?)? + fused::linear(&h, &enc_h, enc_b, true)?)?)?;
+            let both = linear_fast(&self.encoder.out, &hidden, true)?;
+            let (mu_q, lv_q) = (both.narrow(1, 0, l)?, both.narrow(1, l, l)?);
+            let z = prob::reparameterize(&mu_q, &lv_q, &eps.get(t)?)?;
+            let fz = fused::relu(&linear_fast(&self.phi_z, &z, true)?)?;
+            let gi = (fused::linear(&fx, &gru_x, &self.fast.b_ih, true)? + fz.matmul(&gru_z.t()?)?)?;
+            let next = gru::recur(&gi.unsqueeze(0)?, &h, &wb)?.squeeze(0)?;
+            steps.h.push(h);
+            steps.mu_q.push(mu_q);
+            steps.lv_q.push(lv_q);
+            steps.z.push(z);
+            steps.fz.push(fz);
+            h = next;
+        }
+        Ok(steps)
+    }
+}
+
 /// The VRNN's negative ELBO per time step on `data`, one fixed draw per step from `seed`, split
 /// into `(reconstruction, KL)`.
 pub fn vrnn_elbo(model: &Vrnn, data: &SeqData, seed: u64) -> Result<(f64, f64)> {
@@ -222,7 +340,7 @@ pub fn vrnn_elbo(model: &Vrnn, data: &SeqData, seed: u64) -> Result<(f64, f64)> 
     let (mut nll, mut kl) = (0.0, 0.0);
     for b in &data.batches {
         let (t, n, _) = b.x.dims3()?;
-        let terms = model.run(b, &rng.normal(&[t, n, model.cfg.latent_dim], b.x.device())?, false)?;
+        let terms = model.run_fast(b, &rng.normal(&[t, n, model.cfg.latent_dim], b.x.device())?, false)?;
         nll += total(&terms.nll)?;
         kl += total(&terms.kl)?;
     }
@@ -242,7 +360,7 @@ pub fn vrnn_importance_nll(model: &Vrnn, data: &SeqData, k: usize, chunk: usize,
         while done < k {
             let c = chunk.max(1).min(k - done);
             let rep = b.repeat(c)?;
-            let terms = model.run(&rep, &rng.normal(&[t, n * c, model.cfg.latent_dim], b.x.device())?, true)?;
+            let terms = model.run_fast(&rep, &rng.normal(&[t, n * c, model.cfg.latent_dim], b.x.device())?, true)?;
             let ratio = terms.log_ratio.ok_or_else(|| candle_core::Error::Msg("no log ratio".into()))?;
             let log_w = (ratio - terms.nll)?.sum(0)?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
             weights.push_copies(&log_w);
@@ -257,7 +375,7 @@ pub fn vrnn_importance_nll(model: &Vrnn, data: &SeqData, k: usize, chunk: usize,
 pub fn baseline_nll(model: &RnnBaseline, data: &SeqData) -> Result<f64> {
     let mut sum = 0.0;
     for b in &data.batches {
-        sum += total(&model.nll(b)?)?;
+        sum += total(&model.nll_fast(b)?)?;
     }
     Ok(sum / data.steps() as f64)
 }
@@ -280,7 +398,7 @@ impl Model for Vrnn {
     fn loss(&self, cfg: &VrnnConfig, data: &SeqSplits, at: Step, noise: &mut SeededRng) -> Result<LossTerms> {
         let b = &data.train.batches[at.rows[0] as usize];
         let (t, n, _) = b.x.dims3()?;
-        let terms = self.run(b, &noise.normal(&[t, n, cfg.latent_dim], b.x.device())?, false)?;
+        let terms = self.run_fast(b, &noise.normal(&[t, n, cfg.latent_dim], b.x.device())?, false)?;
         let steps = b.steps() as f64;
         let (recon, kl) = ((terms.nll.sum_all()? / steps)?, (terms.kl.sum_all()? / steps)?);
         let objective = ((terms.nll + terms.kl)?.sum_all()? / steps)?;
@@ -311,7 +429,7 @@ impl Model for RnnBaseline {
     /// The exact negative log-likelihood per time step of one length bucket.
     fn loss(&self, _cfg: &VrnnConfig, data: &SeqSplits, at: Step, _noise: &mut SeededRng) -> Result<LossTerms> {
         let b = &data.train.batches[at.rows[0] as usize];
-        Ok(LossTerms::plain((self.nll(b)?.sum_all()? / b.steps() as f64)?))
+        Ok(LossTerms::plain((self.nll_fast(b)?.sum_all()? / b.steps() as f64)?))
     }
 
     fn evaluate(&self, _cfg: &VrnnConfig, data: &SeqSplits, _seed: u64) -> Result<Score> {

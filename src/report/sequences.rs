@@ -165,7 +165,7 @@ fn kl_by_step(model: &Vrnn, data: &SeqData, seed: u64) -> Result<Vec<f64>, Repor
     let (mut sum, mut count) = (Vec::<f64>::new(), Vec::<f64>::new());
     for b in &data.batches {
         let (t, n, _) = b.x.dims3()?;
-        let terms = model.run(b, &rng.normal(&[t, n, model.cfg.latent_dim], b.x.device())?, false)?;
+        let terms = model.run_fast(b, &rng.normal(&[t, n, model.cfg.latent_dim], b.x.device())?, false)?;
         let kl = terms.kl.sum(1)?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
         let alive = b.mask.sum(1)?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
         if sum.len() < t {
@@ -243,7 +243,7 @@ pub fn run(
     let (c_curve, r_curve) = (curve(&chorale_result.kl_by_step[..horizon]), curve(&row_result.kl_by_step));
     plot::lines(
         &[("chorales (per beat)", &c_curve), ("MNIST digits (per row)", &r_curve)],
-        Lines { dots: true, ..Lines::default() },
+        Lines { dots: true, integer_x: true, ..Lines::default() },
         "VRNN: KL(q || prior) at each step, test mean",
         ("step t", "nats"),
         &kl_path,
