@@ -82,20 +82,32 @@ def load_rust_weights(model, path):
             getattr(model, attr).bias.copy_(weights[f"{rust}.bias"])
 
 
+def on(dev, t):
+    return None if t is None else t.to(dev)
+
+
+def sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def train_conv(args):
-    x_train = read_images("train-images-idx3-ubyte.gz")
-    x_test = read_images("t10k-images-idx3-ubyte.gz")
+    dev = torch.device(args.device)
+    x_train = read_images("train-images-idx3-ubyte.gz").to(dev)
+    x_test = read_images("t10k-images-idx3-ubyte.gz").to(dev)
     model = ConvVAE()
     if args.init:
         load_rust_weights(model, args.init)
-    orders = read_u32(args.order).reshape(-1, len(x_train)) if args.order else None
-    noise = read_f32(args.noise).reshape(-1, model.latent) if args.noise else None
-    eval_noise = read_f32(args.eval_noise).reshape(len(x_test), -1) if args.eval_noise else None
+    model.to(dev)
+    orders = on(dev, read_u32(args.order).reshape(-1, len(x_train)) if args.order else None)
+    noise = on(dev, read_f32(args.noise).reshape(-1, model.latent) if args.noise else None)
+    eval_noise = on(dev, read_f32(args.eval_noise).reshape(len(x_test), -1) if args.eval_noise else None)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     history, used = [], 0
     for epoch in range(1, args.epochs + 1):
+        sync(dev)
         start = time.perf_counter()
-        perm = orders[epoch - 1] if orders is not None else torch.randperm(len(x_train))
+        perm = orders[epoch - 1] if orders is not None else torch.randperm(len(x_train), device=dev)
         total = 0.0
         for i in range(0, len(x_train), args.batch_size):
             x = x_train[perm[i : i + args.batch_size]]
@@ -108,6 +120,7 @@ def train_conv(args):
             loss.backward()
             opt.step()
             total += loss.item() * len(x)
+        sync(dev)
         train_seconds = time.perf_counter() - start
         with torch.no_grad():
             recon, kl = negative_elbo(x_test, *model(x_test, eval_noise))
@@ -229,6 +242,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--device", default="cpu", help="conv: cpu or cuda")
     p.add_argument("--init", help="initial weights (safetensors with the Rust parameter names)")
     p.add_argument("--order", help="little-endian u32 training-set permutations, one per epoch")
     p.add_argument("--noise", help="f32 noise for every training batch, in order")
@@ -237,6 +251,8 @@ def main():
     p.add_argument("--text-train", help="text: the training steps of every epoch, in order")
     p.add_argument("--text-valid", help="text: the validation batches and their noise")
     args = p.parse_args()
+    if args.model != "conv" and args.device != "cpu":
+        p.error(f"--device {args.device}: only the conv model runs off the CPU here")
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     history = MODELS[args.model](args)
