@@ -142,6 +142,37 @@ fn wrong_model_flag_or_data_names_the_choices() {
         "would choose the weights by their test score",
     );
     assert_clean_failure(&vae(&["train", "--model", "text", "--word-dropout", "1.5", "--out", d]), "--word-dropout");
+    assert_clean_failure(
+        &vae(&["train", "--model", "conv", "--data", "cifar", "--out", d]),
+        "does not train on --data cifar; choose mnist or fashion",
+    );
+    assert_clean_failure(
+        &vae(&["train", "--data", "fashion", "--data-dir", d, "--out", d]),
+        "--data-dir replaces the embedded digits",
+    );
+}
+
+#[test]
+fn image_models_train_on_the_embedded_clothes() {
+    let dir = tempfile::tempdir().unwrap();
+    for model in ["mlp", "conv"] {
+        let out = dir.path().join(model);
+        let out_s = out.to_str().unwrap();
+        let mut args = vec!["train", "--model", model, "--data", "fashion", "--epochs", "1", "--out", out_s];
+        args.extend(IMAGES);
+        let o = vae(&args);
+        assert!(o.status.success(), "{model}: {}", text(&o));
+        assert!(
+            text(&o).to_lowercase().contains("data: fashion") || text(&o).contains("Fashion-MNIST"),
+            "{}",
+            text(&o)
+        );
+        // The checkpoint remembers the data: resuming trains on the clothes again, asking for the digits is refused.
+        let o = vae(&["train", "--resume", "--epochs", "2", "--out", out_s]);
+        assert!(o.status.success() && text(&o).to_lowercase().contains("fashion"), "{model}: {}", text(&o));
+        let needle = if model == "mlp" { "has data fashion, this run asks for mnist" } else { "`--data mnist" };
+        assert_clean_failure(&vae(&["train", "--resume", "--epochs", "3", "--data", "mnist", "--out", out_s]), needle);
+    }
 }
 
 /// `vae train --model NAME` for one epoch, `--resume` to two, `vae eval`, and the metrics schema.

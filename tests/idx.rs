@@ -127,3 +127,59 @@ fn embedded_subset_is_the_documented_split() {
     assert!((0.05..0.3).contains(&ink), "fraction of inked pixels {ink}");
     assert_eq!(data.train.pixels.iter().max(), Some(&255));
 }
+
+#[test]
+fn embedded_fashion_is_the_documented_split_of_real_clothes() {
+    let data = Mnist::fashion().unwrap();
+    assert_eq!((data.train.len(), data.test.len()), (9000, 1000));
+    assert_eq!((data.train.rows, data.train.cols), (28, 28));
+    for (set, per) in [(&data.train, 900), (&data.test, 100)] {
+        let mut per_class = [0; 10];
+        for &l in &set.labels {
+            per_class[l as usize] += 1;
+        }
+        assert_eq!(per_class, [per; 10], "both sets are class-balanced");
+        // Interleaved round-robin: any ten consecutive images hold one of each class.
+        assert_eq!(&set.labels[..10], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    }
+    // Clothes are brighter than digits: Fashion-MNIST's mean is 0.286 of full scale, MNIST's 0.13.
+    let mean = data.train.pixels.iter().map(|&p| p as f64).sum::<f64>() / data.train.pixels.len() as f64 / 255.0;
+    assert!((0.26..0.31).contains(&mean), "mean pixel {mean}");
+    let digits = Mnist::embedded().unwrap();
+    assert_ne!(data.train.pixels[..784], digits.train.pixels[..784]);
+    // No test image is a copy of a training image (the package has a few duplicates; the script skips them).
+    let train: std::collections::HashSet<&[u8]> = data.train.pixels.chunks(784).collect();
+    assert!(data.test.pixels.chunks(784).all(|img| !train.contains(img)), "a test image is also in the training set");
+    // Trousers (1) are narrow and tall: their middle column is darker than a T-shirt's (0) in the mean image.
+    let mean_at = |class: u8, pixel: usize| {
+        let imgs: Vec<&[u8]> = data
+            .train
+            .pixels
+            .chunks(784)
+            .zip(&data.train.labels)
+            .filter(|(_, l)| **l == class)
+            .map(|(i, _)| i)
+            .collect();
+        imgs.iter().map(|i| i[pixel] as f64).sum::<f64>() / imgs.len() as f64
+    };
+    let between_the_legs = 22 * 28 + 14;
+    assert!(
+        mean_at(1, between_the_legs) < 0.5 * mean_at(3, between_the_legs),
+        "class 1 is not trousers, 3 not dresses"
+    );
+}
+
+#[test]
+fn image_sets_are_named_as_the_command_line_names_them() {
+    use vae_book::data::ImageSet;
+    for set in ImageSet::ALL {
+        assert_eq!(ImageSet::from_name(set.name()), Some(set));
+        assert!(Mnist::open(set, None).unwrap().source.contains(if set == ImageSet::Fashion {
+            "Fashion"
+        } else {
+            "MNIST"
+        }));
+    }
+    assert_eq!(ImageSet::from_name("cifar"), None);
+    assert_eq!(ImageSet::Fashion.class_names()[9], "ankle boot");
+}

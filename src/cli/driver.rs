@@ -43,8 +43,9 @@ pub fn train_model<M: CliModel>(args: &TrainArgs) -> Result<()> {
     let ckpt_path = out.join("checkpoint.safetensors");
     let (mut run, spec, data) =
         if args.resume { resume::<M>(args, &ckpt_path, &dev)? } else { start::<M>(args, &ckpt_path, &dev)? };
+    let source = spec.dir.as_ref().map_or(spec.name.clone(), |dir| dir.display().to_string());
     println!(
-        "seed {} | model {} | data: {} | batch {} | lr {} | device {:?}",
+        "seed {} | model {} | data: {source}, {} | batch {} | lr {} | device {:?}",
         run.run.seed,
         info.name,
         M::describe(&data),
@@ -107,7 +108,12 @@ fn resume<M: CliModel>(args: &TrainArgs, ckpt_path: &Path, dev: &Device) -> Resu
         baseline: args.baseline.clone().or(saved_spec.baseline.clone()),
     };
     if asked != saved_spec {
-        bail!("cannot resume {}: it was trained on {saved_spec:?}, this run asks for {asked:?}", ckpt_path.display());
+        bail!(
+            "cannot resume {}: it was trained with `{}`, this run asks for `{}`",
+            ckpt_path.display(),
+            saved_spec.as_flags(),
+            asked.as_flags()
+        );
     }
     let cfg = M::apply(args, ckpt.meta_json("model_config")?)?;
     let run = args.run_config(ckpt.meta_json("run_config")?)?;

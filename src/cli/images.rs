@@ -1,8 +1,8 @@
 //! The image models on the command line: the convolutional VAE, the IWAE and the conditional VAE,
-//! on the embedded digits or a folder of MNIST-format files.
+//! on the embedded digits or clothes (Fashion-MNIST) or a folder of MNIST-format files.
 
 use super::{CliModel, DataSpec, ModelInfo, TrainArgs, positive};
-use crate::data::{BinarizedImages, Images, Mnist};
+use crate::data::{BinarizedImages, ImageSet, Images, Mnist};
 use crate::models::conv_vae::{ConvVae, ConvVaeConfig};
 use crate::models::cvae::{self, Cvae, CvaeConfig};
 use crate::models::iwae::{self, Iwae, IwaeConfig};
@@ -21,12 +21,20 @@ const SIDE: usize = 28;
 /// Decoder rows per chunk of importance sampling (images per chunk times samples).
 const IMPORTANCE_ROWS: usize = 50_000;
 
-/// The training and test digits `spec` names.
+/// The embedded image set called `name`, or an error naming the choices.
+pub(super) fn image_set(name: &str) -> Result<ImageSet> {
+    ImageSet::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = ImageSet::ALL.iter().map(|s| s.name()).collect();
+        anyhow::anyhow!(
+            "image models train on --data {} (or a --data-dir of IDX files), not {name:?}",
+            names.join(" or ")
+        )
+    })
+}
+
+/// The training and test images `spec` names.
 pub(super) fn load_mnist(spec: &DataSpec) -> Result<Mnist> {
-    if spec.name != "mnist" {
-        bail!("image models train on --data mnist (or a --data-dir of IDX files), not {:?}", spec.name);
-    }
-    let mut data = Mnist::load(spec.dir.as_deref())?;
+    let mut data = Mnist::open(image_set(&spec.name)?, spec.dir.as_deref())?;
     if let Some(n) = spec.train_size {
         positive("--train-size", n)?;
         data.train = data.train.take(n);

@@ -30,6 +30,9 @@ fn apply(args: &TrainArgs, mut cfg: TrainConfig) -> Result<TrainConfig> {
     (cfg.model.latent_dim, cfg.model.hidden) = super::sizes(args, (cfg.model.latent_dim, cfg.model.hidden))?;
     cfg.beta = args.beta.unwrap_or(cfg.beta);
     cfg.data_dir = args.data_dir.clone().or(cfg.data_dir);
+    if let Some(name) = &args.data {
+        cfg.data = super::images::image_set(name)?;
+    }
     cfg.train_size = args.train_size.or(cfg.train_size);
     cfg.test_size = args.test_size.or(cfg.test_size);
     if !(cfg.beta.is_finite() && cfg.beta >= 0.0) {
@@ -111,7 +114,7 @@ pub fn train_mlp(args: &TrainArgs) -> Result<()> {
 fn load(path: &Path, dev: &str) -> Result<(crate::models::vae::Vae, TrainConfig, candle_core::Tensor)> {
     let dev = device(dev)?;
     let (model, _varmap, cfg) = train::load_model(path, &dev)?;
-    let mut data = Mnist::load(cfg.data_dir.as_deref())?;
+    let mut data = Mnist::open(cfg.data, cfg.data_dir.as_deref())?;
     if let Some(n) = cfg.test_size {
         data.test = data.test.take(n);
     }

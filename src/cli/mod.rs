@@ -37,42 +37,42 @@ pub const SHARED_FLAGS: [&str; 9] =
 pub const MLP: ModelInfo = ModelInfo {
     name: "mlp",
     about: "the classic VAE, MLP encoder and decoder (--beta for a beta-VAE)",
-    data: &["mnist"],
+    data: &["mnist", "fashion"],
     flags: &["--latent-dim", "--hidden", "--beta", "--data-dir", "--train-size", "--test-size"],
 };
 
 pub const CONV: ModelInfo = ModelInfo {
     name: "conv",
     about: "the convolutional VAE (the Keras example's shape), 28x28 images",
-    data: &["mnist"],
+    data: &["mnist", "fashion"],
     flags: &["--latent-dim", "--data-dir", "--train-size", "--test-size"],
 };
 
 pub const IWAE: ModelInfo = ModelInfo {
     name: "iwae",
     about: "the importance-weighted autoencoder on binarized digits (--k samples; 1 = the VAE)",
-    data: &["mnist"],
+    data: &["mnist", "fashion"],
     flags: &["--k", "--latent-dim", "--hidden", "--data-dir", "--train-size", "--test-size"],
 };
 
 pub const CVAE: ModelInfo = ModelInfo {
     name: "cvae",
     about: "the class-conditional VAE: digits generated for a chosen label",
-    data: &["mnist"],
+    data: &["mnist", "fashion"],
     flags: &["--latent-dim", "--hidden", "--data-dir", "--train-size", "--test-size"],
 };
 
 pub const QUADRANT_BASELINE: ModelInfo = ModelInfo {
     name: "quadrant-baseline",
     about: "a network that completes a digit from 1-3 of its quadrants (one guess, a blur)",
-    data: &["mnist"],
+    data: &["mnist", "fashion"],
     flags: &["--quadrants", "--hidden", "--data-dir", "--train-size", "--test-size"],
 };
 
 pub const QUADRANT: ModelInfo = ModelInfo {
     name: "quadrant",
     about: "the CVAE that completes digits (Sohn et al.); --baseline: a quadrant-baseline checkpoint",
-    data: &["mnist"],
+    data: &["mnist", "fashion"],
     flags: &["--quadrants", "--baseline", "--hidden", "--latent-dim", "--data-dir", "--train-size", "--test-size"],
 };
 
@@ -113,7 +113,7 @@ pub struct TrainArgs {
     /// The model to train [default: mlp]; see the list below.
     #[arg(long)]
     pub model: Option<String>,
-    /// The data set [default: the model's first]: mnist, chorales, mnist-rows or sotu.
+    /// The data set [default: the model's first]: mnist, fashion, chorales, mnist-rows or sotu.
     #[arg(long)]
     pub data: Option<String>,
     /// Passes over the training set (at most this many with --patience).
@@ -225,7 +225,7 @@ impl TrainArgs {
             bail!("--model {} does not train on --data {data}; choose {}", info.name, info.data.join(" or "));
         }
         if self.data_dir.is_some() && self.data.as_deref().is_some_and(|d| d != "mnist") {
-            bail!("--data-dir holds MNIST-format images: it goes with --data mnist");
+            bail!("--data-dir replaces the embedded digits with MNIST-format files: it goes with --data mnist");
         }
         Ok(())
     }
@@ -293,7 +293,7 @@ pub fn model_info(name: &str) -> Result<&'static ModelInfo> {
 /// and `vae sample` load the same.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataSpec {
-    /// `mnist`, `chorales`, `mnist-rows` or `sotu`.
+    /// `mnist`, `fashion`, `chorales`, `mnist-rows` or `sotu`.
     pub name: String,
     /// A folder of IDX files instead of the embedded digits.
     pub dir: Option<PathBuf>,
@@ -318,6 +318,24 @@ impl DataSpec {
             quadrants: args.quadrants,
             baseline: args.baseline.clone(),
         }
+    }
+
+    /// The spec written as the flags that ask for it, e.g. `--data fashion --train-size 256`.
+    pub fn as_flags(&self) -> String {
+        let mut out = format!("--data {}", self.name);
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        let count = |n: Option<usize>| n.map(|n| n.to_string());
+        let flags = [
+            ("--data-dir", path(&self.dir)),
+            ("--train-size", count(self.train_size)),
+            ("--test-size", count(self.test_size)),
+            ("--quadrants", count(self.quadrants)),
+            ("--baseline", path(&self.baseline)),
+        ];
+        for (flag, value) in flags.into_iter().filter_map(|(f, v)| v.map(|v| (f, v))) {
+            out.push_str(&format!(" {flag} {value}"));
+        }
+        out
     }
 }
 

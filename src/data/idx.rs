@@ -25,7 +25,7 @@ pub enum IdxError {
     BadDims { path: PathBuf, rows: u32, cols: u32 },
     #[error("{path}: truncated or oversized: header promises {expected} data bytes, file has {found}")]
     Length { path: PathBuf, expected: usize, found: usize },
-    #[error("{path}: label {label} at index {index} is not a digit class 0-9")]
+    #[error("{path}: label {label} at index {index} is not a class 0-9")]
     BadLabel { path: PathBuf, index: usize, label: u8 },
     #[error("{images} has {n_images} images but {labels} has {n_labels} labels")]
     CountMismatch { images: PathBuf, n_images: usize, labels: PathBuf, n_labels: usize },

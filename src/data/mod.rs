@@ -1,4 +1,5 @@
-//! Data sets: the IDX reader and MNIST (embedded subset or the full files from a folder), and two
+//! Data sets: the IDX reader and MNIST-format images (embedded digits or clothes, or the full files from a
+//! folder), and two
 //! small tabular sets from scikit-learn for the theory chapters, Bach chorales as piano rolls, and
 //! sentences from the State of the Union addresses.
 
@@ -13,4 +14,4 @@ pub mod tokens;
 
 pub use idx::{IdxError, IdxImages, IdxLabels};
 pub use images::{BinarizedImages, Images};
-pub use mnist::{Dataset, Mnist, Split};
+pub use mnist::{Dataset, ImageSet, Mnist, Split};

@@ -6,7 +6,7 @@
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::cpu::manual::{ManualStep, StepLoss};
-use crate::data::Mnist;
+use crate::data::{ImageSet, Mnist};
 use crate::init;
 use crate::models::vae::{Vae, VaeConfig, negative_elbo, negative_elbo_fast};
 use crate::optim::Adam;
@@ -50,8 +50,11 @@ pub struct TrainConfig {
     pub train_size: Option<usize>,
     /// Use only the first N test images.
     pub test_size: Option<usize>,
-    /// A folder with the standard MNIST / Fashion-MNIST files; `None` is the embedded subset.
+    /// A folder with the standard MNIST / Fashion-MNIST files; `None` is the embedded set `data`.
     pub data_dir: Option<PathBuf>,
+    /// The embedded images: the digits (default) or Fashion-MNIST.
+    #[serde(default)]
+    pub data: ImageSet,
 }
 
 impl Default for TrainConfig {
@@ -66,6 +69,7 @@ impl Default for TrainConfig {
             train_size: None,
             test_size: None,
             data_dir: None,
+            data: ImageSet::Mnist,
         }
     }
 }
@@ -163,7 +167,7 @@ pub fn build_model(cfg: VaeConfig, varmap: &VarMap, dev: &Device) -> candle_core
 impl Trainer {
     /// A fresh run: seeded initial weights, empty history. Prints nothing; the caller reports.
     pub fn new(cfg: TrainConfig, dev: &Device) -> Result<Self, TrainError> {
-        let data = Mnist::load(cfg.data_dir.as_deref())?;
+        let data = Mnist::open(cfg.data, cfg.data_dir.as_deref())?;
         Self::with_data(cfg, data, dev)
     }
 
@@ -425,6 +429,7 @@ pub fn config_differences(saved: &TrainConfig, asked: &TrainConfig) -> Vec<Strin
     cmp("train_size", format!("{:?}", saved.train_size), format!("{:?}", asked.train_size));
     cmp("test_size", format!("{:?}", saved.test_size), format!("{:?}", asked.test_size));
     cmp("data_dir", format!("{:?}", saved.data_dir), format!("{:?}", asked.data_dir));
+    cmp("data", saved.data.name().to_string(), asked.data.name().to_string());
     out
 }
 
