@@ -421,6 +421,31 @@ fn sequences_table_matches_its_data() {
         report::sequences::KRISHNAN_DMM
     );
     assert!(chapter.contains(&quoted), "the chapter does not say {quoted:?}");
+    let text = chapter.split_whitespace().collect::<Vec<_>>().join(" ");
+    let says = |s: String| assert!(text.contains(&s), "the chapter does not say {s:?}");
+    let (c, d) = (&r.chorales, &r.rows);
+    says(format!(
+        "by {:.2} nats per beat on the chorales and {:.2} nats per row on the digits",
+        c.rnn_nll - c.vrnn_elbo(),
+        d.rnn_nll - d.vrnn_elbo()
+    ));
+    says(format!(
+        "({:.2} and {:.2} nats per step)",
+        c.vrnn_elbo() - c.vrnn_importance,
+        d.vrnn_elbo() - d.vrnn_importance
+    ));
+    // No run reached its cap: each stopped on its validation loss.
+    for (s, cap) in [(c, r.config.chorale_schedule.max_epochs), (d, r.config.row_schedule.max_epochs)] {
+        assert!(s.rnn_fit.valid.len() < cap && s.vrnn_fit.valid.len() < cap, "a run reached its cap of {cap}");
+    }
+    // The chorale VRNN stopped by overfitting: training still falling, validation turned up.
+    let f = &c.vrnn_fit;
+    let (best, last) = (f.valid[f.best_epoch - 1], *f.valid.last().unwrap());
+    assert!(last > best && f.train.last().unwrap() < &f.train[f.best_epoch - 1], "{f:?}");
+    says(format!("({:.2} nats per beat at its last epoch)", f.train.last().unwrap()));
+    says(format!("({best:.2} at its best epoch, {last:.2} at its last)"));
+    says(format!("with only {} training chorales", c.train_sequences));
+    says(format!("where ours stopped early after {}.", f.valid.len()));
 }
 
 /// The sequence experiments run end to end in their small configuration.
