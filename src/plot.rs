@@ -54,6 +54,11 @@ pub const CLASS_COLORS: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
+/// The narrowest column of row labels in an [`ImageGrid`], in screen pixels.
+const LABEL_COLUMN: usize = 130;
+/// Space left and right of the widest row label.
+const LABEL_GAP: usize = 12;
+
 /// A grid of grey images: `images` holds `rows * cols` images of `side * side` values in [0, 1],
 /// one after the other, row by row. Ink is dark on a white page. `row_labels`, if given, are
 /// written left of each row.
@@ -87,15 +92,30 @@ impl ImageGrid<'_> {
         create_dir_for(path)?;
         let gap = 2;
         let cell = self.side * self.scale + gap;
-        let left = if self.row_labels.is_some() { 130 } else { 10 };
+        let label_style = ("sans-serif", 16).into_font().color(&BLACK);
+        // Row labels get a column as wide as the widest of them (at least LABEL_COLUMN), so none
+        // runs into the images.
+        let mut left = 10;
+        if let Some(labels) = self.row_labels {
+            let mut pixel = [0u8; 3];
+            let probe = BitMapBackend::with_buffer(&mut pixel, (1, 1)).into_drawing_area();
+            for label in labels {
+                let (w, _) = probe.estimate_text_size(label, &label_style).map_err(|x| e(x.to_string()))?;
+                left = left.max(w as usize + 2 * LABEL_GAP);
+            }
+            left = left.max(LABEL_COLUMN);
+        }
         let top = 40;
-        let width = (left + self.cols * cell + 10) as u32;
+        let title_style = ("sans-serif", 22).into_font().color(&BLACK);
+        let mut pixel = [0u8; 3];
+        let probe = BitMapBackend::with_buffer(&mut pixel, (1, 1)).into_drawing_area();
+        let (title_width, _) = probe.estimate_text_size(self.title, &title_style).map_err(|x| e(x.to_string()))?;
+        // Wide enough for the images and for the title, which starts above the first image.
+        let width = (left + (self.cols * cell).max(title_width as usize) + 10) as u32;
         let height = (top + self.rows * cell + 10) as u32;
         let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
-        let title_style = ("sans-serif", 22).into_font().color(&BLACK);
         root.draw_text(self.title, &title_style, (left as i32, 10)).map_err(|x| e(x.to_string()))?;
-        let label_style = ("sans-serif", 16).into_font().color(&BLACK);
         for r in 0..self.rows {
             let y0 = top + r * cell;
             if let Some(label) = self.row_labels.and_then(|l| l.get(r)) {
