@@ -41,6 +41,9 @@ pub mod book {
     #[doc = include_str!("../book/src/amortized.md")]
     pub struct Amortized;
 
+    #[doc = include_str!("../book/src/likelihoods.md")]
+    pub struct Likelihoods;
+
     #[doc = include_str!("../book/src/conv-vae.md")]
     pub struct ConvVae;
 

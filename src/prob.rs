@@ -3,6 +3,8 @@
 //! - Gaussian log-density: `log N(x; mu, diag(exp(logvar))) = -1/2 sum_j [log(2 pi) + logvar_j + (x_j - mu_j)^2 / exp(logvar_j)]`
 //! - Bernoulli log-likelihood from logits `l`: `sum_j [x_j l_j - softplus(l_j)]`, computed as
 //!   `-sum_j [max(l_j, 0) - x_j l_j + log(1 + exp(-|l_j|))]`, which never overflows.
+//! - Gaussian pixels with one shared standard deviation, and the continuous Bernoulli (a Bernoulli
+//!   made into a density on [0, 1] by its normaliser `C(l) = l / tanh(l / 2)`).
 //! - KL of `N(mu, diag(exp(logvar)))` from `N(0, I)` (Kingma & Welling 2014, Appendix B):
 //!   `-1/2 sum_j (1 + logvar_j - mu_j^2 - exp(logvar_j))`.
 //! - Reparameterization (Kingma & Welling 2014, Section 2.4): `z = mu + exp(logvar / 2) * eps`,
@@ -55,6 +57,54 @@ pub fn bernoulli_log_likelihood_naive(x: &Tensor, logits: &Tensor) -> Result<Ten
     let one_minus_p = p.affine(-1.0, 1.0)?;
     let one_minus_x = x.affine(-1.0, 1.0)?;
     ((x * p.log()?)? + (one_minus_x * one_minus_p.log()?)?)?.sum(D::Minus1)
+}
+
+// ANCHOR: gaussian_pixels
+/// Log-likelihood of pixels `x` under independent Gaussians with means `mean` and one standard
+/// deviation `exp(log_sigma)` for every pixel (`log_sigma` a scalar tensor), summed per row:
+/// `-sum_j [ln(2 pi) / 2 + log_sigma + (x_j - mean_j)^2 / (2 sigma^2)]`.
+pub fn gaussian_pixels_log_likelihood(x: &Tensor, mean: &Tensor, log_sigma: &Tensor) -> Result<Tensor> {
+    let pixels = x.dim(D::Minus1)? as f64;
+    let sq = (x - mean)?.sqr()?.sum(D::Minus1)?; // (batch,)
+    let inv_var = (log_sigma * -2.0)?.exp()?;
+    let log_norm = (log_sigma.affine(pixels, pixels * 0.5 * LN_2PI)?).broadcast_as(sq.shape())?;
+    ((sq.broadcast_mul(&inv_var)? * 0.5)? + log_norm)?.neg()
+}
+// ANCHOR_END: gaussian_pixels
+
+/// Below this `|l|` the continuous Bernoulli's log-normaliser uses its Taylor series (the exact
+/// form divides zero by zero at `l = 0`).
+pub const CB_TAYLOR_BELOW: f64 = 1e-2;
+
+// ANCHOR: continuous_bernoulli
+/// `log C(l)`, the log-normaliser of the continuous Bernoulli with logit `l` (Loaiza-Ganem and
+/// Cunningham 2019): with `lambda = sigmoid(l)`, `C = 2 atanh(1 - 2 lambda) / (1 - 2 lambda)`,
+/// which simplifies to `l / tanh(l / 2)`: 2 at `l = 0`, about `|l|` for large `|l|`.
+pub fn continuous_bernoulli_log_norm(logits: &Tensor) -> Result<Tensor> {
+    let small = logits.abs()?.lt(CB_TAYLOR_BELOW)?;
+    let safe = small.where_cond(&logits.ones_like()?.affine(CB_TAYLOR_BELOW, 0.0)?, logits)?;
+    let exact = (safe.abs()?.log()? - (&safe * 0.5)?.tanh()?.abs()?.log()?)?;
+    let taylor = (logits.sqr()? / 12.0)?.affine(1.0, std::f64::consts::LN_2)?; // log 2 + l^2 / 12
+    small.where_cond(&taylor, &exact)
+}
+
+/// Log-likelihood of `x` in [0, 1] under the continuous Bernoulli, summed per row: the Bernoulli
+/// formula plus the log-normaliser that makes it a density on [0, 1].
+pub fn continuous_bernoulli_log_likelihood(x: &Tensor, logits: &Tensor) -> Result<Tensor> {
+    let log_norm = continuous_bernoulli_log_norm(logits)?.sum(D::Minus1)?;
+    bernoulli_log_likelihood_logits(x, logits)? + log_norm
+}
+// ANCHOR_END: continuous_bernoulli
+
+/// The mean of the continuous Bernoulli with logit `l`: `lambda / tanh(l / 2) - 1 / l`, which is
+/// not `lambda` (1/2 + l/12 near `l = 0`); what a picture of the decoder's output should show.
+pub fn continuous_bernoulli_mean(logit: f32) -> f32 {
+    let l = logit as f64;
+    if l.abs() < CB_TAYLOR_BELOW {
+        return (0.5 + l / 12.0) as f32;
+    }
+    let lambda = 1.0 / (1.0 + (-l).exp());
+    (lambda / (l / 2.0).tanh() - 1.0 / l) as f32
 }
 
 // ANCHOR: kl

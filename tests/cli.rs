@@ -125,7 +125,7 @@ fn train_help_lists_every_model() {
 fn wrong_model_flag_or_data_names_the_choices() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    assert_clean_failure(&vae(&["train", "--model", "gan", "--out", d]), "choose one of mlp, conv, iwae");
+    assert_clean_failure(&vae(&["train", "--model", "gan", "--out", d]), "choose one of mlp, likelihood, conv, iwae");
     assert_clean_failure(&vae(&["train", "--model", "conv", "--k", "5", "--out", d]), "--model conv does not take --k");
     assert_clean_failure(
         &vae(&["train", "--model", "text", "--data-dir", d, "--out", d]),
@@ -149,6 +149,25 @@ fn wrong_model_flag_or_data_names_the_choices() {
     assert_clean_failure(
         &vae(&["train", "--data", "fashion", "--data-dir", d, "--out", d]),
         "--data-dir replaces the embedded digits",
+    );
+}
+
+#[test]
+fn the_likelihood_model_trains_resumes_evaluates_and_refuses_a_stray_sigma() {
+    let (dir, ckpt) = train_resume_eval(
+        "likelihood",
+        &["--likelihood", "learned-gaussian", "--hidden", "32", "--train-size", "256", "--test-size", "64"],
+    );
+    let o = vae(&["eval", "--checkpoint", ckpt.to_str().unwrap(), "--k", "3"]);
+    assert!(text(&o).contains("bits per dimension") && text(&o).contains("sigma of the Gaussian"), "{}", text(&o));
+    let d = dir.path().to_str().unwrap();
+    assert_clean_failure(
+        &vae(&["train", "--model", "likelihood", "--likelihood", "continuous-bernoulli", "--sigma", "0.1", "--out", d]),
+        "--likelihood continuous-bernoulli has none",
+    );
+    assert_clean_failure(
+        &vae(&["train", "--model", "likelihood", "--likelihood", "poisson", "--out", d]),
+        "unknown --likelihood \"poisson\": choose one of bernoulli",
     );
 }
 

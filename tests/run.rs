@@ -13,6 +13,7 @@ use vae_book::data::{BinarizedImages, Images, Mnist};
 use vae_book::models::conv_vae::{ConvVae, ConvVaeConfig};
 use vae_book::models::cvae::{Cvae, CvaeConfig};
 use vae_book::models::iwae::{Iwae, IwaeConfig};
+use vae_book::models::likelihood::{Likelihood, LikelihoodConfig, LikelihoodVae};
 use vae_book::models::quadrant::{Baseline, BaselineData, CvaeData, QuadrantConfig, QuadrantCvae, Task};
 use vae_book::models::text_vae::{KlWeight, Remedies, RnnLm, TextVae, TextVaeConfig, TextVaeTraining};
 use vae_book::models::vae::VaeConfig;
@@ -75,6 +76,14 @@ fn image_models_resume_exactly() {
     let binarized = BinarizedImages::new(&m.train, &m.test, 7, &dev).unwrap();
     let iwae = IwaeConfig { model: VaeConfig { input_dim: 784, hidden: 32, latent_dim: 3 }, k: 4 };
     resumes_exactly::<Iwae>(iwae, schedule(64, None), &binarized);
+    // Noise in the data itself (dequantization, binarization) and a learned sigma resume exactly too.
+    for l in [Likelihood::LearnedGaussian, Likelihood::BinarizedBernoulli] {
+        let cfg = LikelihoodConfig {
+            model: VaeConfig { input_dim: 784, hidden: 32, latent_dim: 3 },
+            ..LikelihoodConfig::new(l)
+        };
+        resumes_exactly::<LikelihoodVae>(cfg, schedule(64, None), &images);
+    }
 }
 
 #[test]

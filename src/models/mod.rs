@@ -1,9 +1,10 @@
 //! The models of the book, one per file with its loss. The chapters teach them in this order:
-//! `vae`, `conv_vae`, `iwae`, `cvae` and `quadrant`, `vrnn`, `text_vae`.
+//! `vae`, `likelihood`, `conv_vae`, `iwae`, `cvae` and `quadrant`, `vrnn`, `text_vae`.
 
 pub mod conv_vae;
 pub mod cvae;
 pub mod iwae;
+pub mod likelihood;
 pub mod quadrant;
 pub mod text_vae;
 pub mod vae;
