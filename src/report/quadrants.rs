@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// The epoch cap of Pyro's CVAE example (`num_epochs`), with its early stopping after 3 epochs.
+pub const PYRO_MAX_EPOCHS: usize = 101;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuadrantsConfig {
     pub model: QuadrantConfig,
@@ -37,7 +40,7 @@ impl QuadrantsConfig {
         Self {
             model: QuadrantConfig::default(),
             quadrants: vec![1, 2, 3],
-            schedule: Schedule { max_epochs: 30, patience: 3, batch_size: 128, lr: 1e-3, seed: 42 },
+            schedule: Schedule { max_epochs: PYRO_MAX_EPOCHS, patience: 3, batch_size: 128, lr: 1e-3, seed: 42 },
             train_size: None,
             valid_size: 1000,
             test_size: None,
@@ -188,29 +191,38 @@ fn completion_figure(
 
 pub fn table(r: &QuadrantsResults) -> String {
     let mut s = String::from(
-        "| quadrants shown | baseline | CVAE −ELBO | CVAE, importance sampled | CVAE, prior Monte Carlo | entropy floor | epochs kept (baseline, CVAE) | Pyro baseline | Pyro CVAE |\n\
+        "| quadrants shown | baseline | CVAE −ELBO | CVAE, importance sampled | CVAE, prior Monte Carlo | entropy floor | epochs run (kept): baseline, CVAE | Pyro baseline | Pyro CVAE |\n\
          |---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for run in &r.runs {
         let sc = &run.scores;
         let (pb, pc) = PYRO.get(run.quadrants - 1).copied().unwrap_or((f64::NAN, f64::NAN));
         s.push_str(&format!(
-            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {}, {} | {pb:.1} | {pc:.1} |\n",
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} ({}), {} ({}) | {pb:.1} | {pc:.1} |\n",
             run.quadrants,
             sc.baseline,
             sc.cvae_elbo,
             sc.cvae_importance,
             sc.cvae_prior_mc,
             sc.floor,
+            run.baseline_fit.valid.len(),
             run.baseline_fit.best_epoch,
+            run.cvae_fit.valid.len(),
             run.cvae_fit.best_epoch
         ));
     }
     let c = &r.config;
+    let fits = r.runs.iter().flat_map(|run| [&run.baseline_fit, &run.cvae_fit]);
+    let capped = fits.filter(|f| f.valid.len() >= c.schedule.max_epochs).count();
+    let stops = match capped {
+        0 => "every run stopped early".to_string(),
+        n => format!("{n} of {} runs reached the cap", 2 * r.runs.len()),
+    };
     s.push_str(&format!(
         "\nNegative conditional log-likelihood of the missing pixels, nats per test image (lower is better), on \
-         {} test digits; {} training digits, {} more held out to stop training (patience {}, at most {} epochs). \
-         The CVAE's −ELBO averages {} draws; the two estimates of its −log p(y ∣ x) use {} samples per image.\n",
+         {} test digits; {} training digits, {} more held out to stop training (patience {}, at most {} epochs, \
+         Pyro's cap: {stops}). The CVAE's −ELBO averages {} draws; the two estimates of its −log p(y ∣ x) use {} \
+         samples per image.\n",
         r.test_images,
         r.train_images,
         r.valid_images,
