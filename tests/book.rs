@@ -489,6 +489,20 @@ fn sequences_table_matches_its_data() {
     assert_eq!(r.config.row_valid, 1000);
 }
 
+/// An `{{#include}}` inside an indented fence (a list item) breaks out of it: mdbook does not indent
+/// the included lines, so the code would render as text. Listings start at the left margin.
+#[test]
+fn included_listings_are_not_indented() {
+    for (chapter, text) in chapters() {
+        for (i, line) in text.lines().enumerate() {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with("{{#include") && trimmed.len() != line.len() {
+                panic!("{}:{}: an indented include: {line}", chapter.display(), i + 1);
+            }
+        }
+    }
+}
+
 /// Every chapter of the book's table of contents runs its Rust blocks as doctests.
 #[test]
 fn every_chapter_is_a_doctest() {
