@@ -93,12 +93,14 @@ impl ImageGrid<'_> {
         let gap = 2;
         let cell = self.side * self.scale + gap;
         let label_style = ("sans-serif", 16).into_font().color(&BLACK);
+        let title_style = ("sans-serif", 22).into_font().color(&BLACK);
+        // A one-pixel canvas, only to measure text before the real one is sized.
+        let mut pixel = [0u8; 3];
+        let probe = BitMapBackend::with_buffer(&mut pixel, (1, 1)).into_drawing_area();
         // Row labels get a column as wide as the widest of them (at least LABEL_COLUMN), so none
         // runs into the images.
         let mut left = 10;
         if let Some(labels) = self.row_labels {
-            let mut pixel = [0u8; 3];
-            let probe = BitMapBackend::with_buffer(&mut pixel, (1, 1)).into_drawing_area();
             for label in labels {
                 let (w, _) = probe.estimate_text_size(label, &label_style).map_err(|x| e(x.to_string()))?;
                 left = left.max(w as usize + 2 * LABEL_GAP);
@@ -106,9 +108,6 @@ impl ImageGrid<'_> {
             left = left.max(LABEL_COLUMN);
         }
         let top = 40;
-        let title_style = ("sans-serif", 22).into_font().color(&BLACK);
-        let mut pixel = [0u8; 3];
-        let probe = BitMapBackend::with_buffer(&mut pixel, (1, 1)).into_drawing_area();
         let (title_width, _) = probe.estimate_text_size(self.title, &title_style).map_err(|x| e(x.to_string()))?;
         // Wide enough for the images and for the title, which starts above the first image.
         let width = (left + (self.cols * cell).max(title_width as usize) + 10) as u32;

@@ -6,7 +6,7 @@ use crate::data::Images;
 use crate::models::likelihood::{self, Likelihood, LikelihoodConfig, LikelihoodVae};
 use crate::plot::ImageGrid;
 use crate::prob::SeededRng;
-use crate::train::{Model, Run, RunConfig};
+use crate::train::{Run, RunConfig};
 use anyhow::{Result, bail};
 use candle_core::Device;
 use std::path::{Path, PathBuf};
@@ -70,12 +70,16 @@ impl CliModel for LikelihoodVae {
 
     fn eval(run: &Run<Self>, data: &Images, k: usize) -> Result<Vec<(String, f64)>> {
         let (cfg, seed) = (&run.cfg, run.run.seed);
-        let score = run.model.evaluate(cfg, data, seed)?;
-        let x = likelihood::prepare(cfg.likelihood, &data.test, &mut SeededRng::derived(seed, "likelihood-test", 0))?;
+        // The scores of `Model::evaluate`, with sigma fitted once for both estimates.
+        let x = likelihood::test_input(cfg.likelihood, &data.test, seed)?;
         let sigma = run.model.fitted_sigma(data, seed)?;
+        let (recon, kl) = likelihood::evaluate_terms(&run.model, &x, sigma, seed)?;
         let nll = likelihood::importance_nll(&run.model, &x, sigma, k, seed)?;
-        let mut out = vec![("test -ELBO (nats per image)".to_string(), score.loss)];
-        out.extend(score.terms.into_iter().map(|(name, v)| (format!("  {name}"), v)));
+        let mut out = vec![
+            ("test -ELBO (nats per image)".to_string(), recon + kl),
+            ("  recon".to_string(), recon),
+            ("  kl".to_string(), kl),
+        ];
         out.push((format!("test -log p(x), importance sampled, k = {k}"), nll));
         if cfg.likelihood.is_density() {
             let bits = likelihood::bits_per_dim(nll, x.dim(1)?);
@@ -108,11 +112,7 @@ impl CliModel for LikelihoodVae {
 
     fn reconstruct(run: &Run<Self>, data: &Images, n: usize, out: &Path) -> Result<()> {
         let n = n.min(data.test_labels.len());
-        let x = likelihood::prepare(
-            run.cfg.likelihood,
-            &data.test.narrow(0, 0, n)?,
-            &mut SeededRng::derived(run.run.seed, "likelihood-test", 0),
-        )?;
+        let x = likelihood::test_input(run.cfg.likelihood, &data.test.narrow(0, 0, n)?, run.run.seed)?;
         let (mu, _) = run.model.vae.encode(&x)?;
         let mut images = x.flatten_all()?.to_vec1::<f32>()?;
         images.extend(run.model.mean_images(&mu)?);

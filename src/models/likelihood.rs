@@ -173,7 +173,7 @@ pub fn dequantize(x: &Tensor, rng: &mut SeededRng) -> Result<Tensor> {
 }
 
 /// The pixels a likelihood is trained on: grey levels, a fresh binarization, or dequantized values.
-pub fn prepare(likelihood: Likelihood, x: &Tensor, rng: &mut SeededRng) -> Result<Tensor> {
+fn prepare(likelihood: Likelihood, x: &Tensor, rng: &mut SeededRng) -> Result<Tensor> {
     match likelihood {
         Likelihood::Bernoulli => Ok(x.clone()),
         Likelihood::BinarizedBernoulli => {
@@ -184,9 +184,15 @@ pub fn prepare(likelihood: Likelihood, x: &Tensor, rng: &mut SeededRng) -> Resul
     }
 }
 
-/// Test images as the likelihood scores them, the same for every model with the same `seed`.
+/// Held-out grey levels `x` as the likelihood scores them (binarized or dequantized with noise
+/// from `seed`), the same for every model with the same `seed`.
+pub fn test_input(likelihood: Likelihood, x: &Tensor, seed: u64) -> Result<Tensor> {
+    prepare(likelihood, x, &mut SeededRng::derived(seed, "likelihood-test", 0))
+}
+
+/// [`test_input`] of a data set's images.
 pub fn test_pixels(likelihood: Likelihood, test: &Dataset, seed: u64, dev: &Device) -> Result<Tensor> {
-    prepare(likelihood, &test.images(dev)?, &mut SeededRng::derived(seed, "likelihood-test", 0))
+    test_input(likelihood, &test.images(dev)?, seed)
 }
 
 impl Model for LikelihoodVae {
@@ -217,7 +223,7 @@ impl Model for LikelihoodVae {
 
     /// The summed negative ELBO of the test images (prepared as in training, with a fixed seed).
     fn evaluate(&self, cfg: &LikelihoodConfig, data: &Images, seed: u64) -> Result<Score> {
-        let x = prepare(cfg.likelihood, &data.test, &mut SeededRng::derived(seed, "likelihood-test", 0))?;
+        let x = test_input(cfg.likelihood, &data.test, seed)?;
         let (recon, kl) = evaluate_terms(self, &x, self.fitted_sigma(data, seed)?, seed)?;
         Ok(Score { loss: recon + kl, terms: vec![("recon".into(), recon), ("kl".into(), kl)] })
     }
