@@ -182,6 +182,22 @@ pub fn generated_dir(book_src: &Path) -> PathBuf {
     book_src.join("generated")
 }
 
+/// Whether this CPU does the book's arithmetic. The book's numbers were generated on an x86-64 CPU
+/// with AVX-512; the `gemm` crate behind every matrix product picks its kernel by CPU feature, and
+/// its AVX2 kernel adds the same products in another order. A seeded run on a CPU without AVX-512
+/// therefore ends a few hundredths of a nat away after 10 epochs (and a run with early stopping
+/// may stop at another epoch). Tests that retrain the book's runs compare exactly only here.
+pub fn same_arithmetic_as_the_book() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// The groups of figures `vae figures --chapter` can regenerate on their own: `vae` (the VAE and
 /// amortized-inference chapters, which train models), `vi` and `bayes` (seconds each),
 /// `likelihoods` (one VAE with five decoder likelihoods and the per-pixel-mean mistake, on the

@@ -100,6 +100,9 @@ fn book_numbers_are_reproduced_by_training() {
     let results = committed_results();
     let (cfg, cfg2) = report::book_configs();
     let dev = candle_core::Device::Cpu;
+    // Exactly (to the float's printing) on a CPU that does the book's arithmetic; elsewhere the
+    // matrix library adds in another order and 10 epochs end a few hundredths of a nat away.
+    let tol = if report::same_arithmetic_as_the_book() { 1e-3 } else { 0.2 };
     for (cfg, expected) in [(cfg, &results.epochs), (cfg2, &results.latent2_epochs)] {
         let trainer = report::run_to_end(cfg, &dev, &mut |_| {}).unwrap();
         for (got, want) in trainer.history.iter().zip(expected) {
@@ -108,7 +111,7 @@ fn book_numbers_are_reproduced_by_training() {
                 ("train_loss", got.train_loss, want.train_loss),
                 ("kl", got.kl, want.kl),
             ] {
-                assert!((a - b).abs() < 0.5, "epoch {} {name}: trained {a:.3}, book says {b:.3}", got.epoch);
+                assert!((a - b).abs() < tol, "epoch {} {name}: trained {a:.4}, book says {b:.4}", got.epoch);
             }
         }
     }
@@ -294,7 +297,7 @@ fn conv_vae_table_matches_its_data() {
     // The chapter's words with line breaks as spaces, so that rewrapping does not matter.
     let text = std::fs::read_to_string(book_src().join("conv-vae.md")).unwrap();
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    // "19.9 nats behind the MLP after 10 epochs and 22.7 after 30"
+    // "20.0 nats behind the MLP after 10 epochs and 22.6 after 30"
     let gap = |e: usize| r.conv_curve[e - 1] - r.mlp_curve[e - 1];
     let said = format!("{:.1} nats behind the MLP after 10 epochs and {:.1} after 30", gap(10), gap(30));
     assert!(text.contains(&said) && gap(30) > gap(10), "the chapter must say: {said}");
@@ -303,13 +306,19 @@ fn conv_vae_table_matches_its_data() {
         let fall = curve[19] - curve[29];
         assert!((1.5..2.5).contains(&fall), "last ten epochs fell {fall}");
     }
-    // "At equal training time it is further behind, by 51 nats": an epoch "costs about twenty of
-    // the MLP's".
+    // "At equal training time it is further behind, by 48 nats": an epoch "costs as much time as 14
+    // of the MLP's" (timings vary between runs; the number said is the one measured).
     let ratio = r.conv_seconds_per_epoch / r.mlp_seconds_per_epoch;
     let at = (ratio as usize).clamp(1, r.mlp_curve.len());
     let behind = r.conv_curve[0] - r.mlp_curve[at - 1];
     assert!(text.contains(&format!("further behind, by {behind:.0} nats")) && behind > gap(30), "{behind}");
-    assert!((15.0..25.0).contains(&ratio), "about twenty: {ratio}");
+    let said = format!("costs as much time as {} of the MLP's", ratio as usize);
+    assert!(text.contains(&said) && ratio > 5.0, "the chapter must say: {said}");
+    assert!(text.contains("costs more than ten of the MLP's") && ratio > 10.0, "the summary: {ratio}");
+    // The exercise quotes the VAE chapter's 20-D run.
+    let vae = committed_results().epochs.last().unwrap().test_loss;
+    let said = format!("20-D run reaches {vae:.2} after 10 epochs");
+    assert!(text.contains(&said), "the exercise must say: {said}");
     // The codes on a line: both units pass the variance test, move together, one live unit.
     assert_eq!((r.mlp_active, r.conv_active, r.conv_live_features), (2, 2, 1));
     let (c, m) = (r.conv_code_correlation, r.mlp_code_correlation);

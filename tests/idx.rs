@@ -183,3 +183,28 @@ fn image_sets_are_named_as_the_command_line_names_them() {
     assert_eq!(ImageSet::from_name("cifar"), None);
     assert_eq!(ImageSet::Fashion.class_names()[9], "ankle boot");
 }
+
+/// The early-stopping holdout takes the same number of digits from every class, the last ones of
+/// each class, and leaves every other digit for training; a plain suffix would hold no 5s.
+#[test]
+fn balanced_holdout_takes_each_class_equally() {
+    let train = Mnist::embedded().unwrap().train;
+    let suffix = &train.labels[train.len() - 1000..];
+    assert!(!suffix.contains(&5), "the suffix this replaces is skewed");
+    let (keep, valid) = train.balanced_holdout(1000).unwrap();
+    assert_eq!((keep.len(), valid.len()), (8000, 1000));
+    for class in 0..10u8 {
+        assert_eq!(valid.iter().filter(|&&i| train.labels[i] == class).count(), 100, "class {class}");
+        let last_kept = keep.iter().rev().find(|&&i| train.labels[i] == class).unwrap();
+        let first_held = valid.iter().find(|&&i| train.labels[i] == class).unwrap();
+        assert!(last_kept < first_held, "class {class}: the held-out digits are the class's last");
+    }
+    let mut all: Vec<usize> = keep.iter().chain(&valid).copied().collect();
+    all.sort();
+    assert_eq!(all, (0..train.len()).collect::<Vec<_>>());
+    assert_eq!(train.select(&valid).labels, valid.iter().map(|&i| train.labels[i]).collect::<Vec<_>>());
+    for (n, why) in [(1001, "multiple of 10"), (9000, "class 2 has fewer than the 900")] {
+        let err = train.balanced_holdout(n).unwrap_err();
+        assert!(err.contains(why), "{n}: {err}");
+    }
+}

@@ -136,11 +136,50 @@ impl Dataset {
 
     /// The images whose label satisfies `keep`, in their order (e.g. all digits but one).
     pub fn filter(&self, keep: impl Fn(u8) -> bool) -> Dataset {
+        let rows: Vec<usize> = (0..self.len()).filter(|&i| keep(self.labels[i])).collect();
+        self.select(&rows)
+    }
+
+    /// Splits off `n_valid` images for early stopping, the same number from every class: the last
+    /// `n_valid / classes` of each class, in their order. Holding out a plain suffix instead would be
+    /// skewed on the embedded digits (its last 1,000 have no 5s; see `data/mnist-subset/README.md`).
+    /// Returns (training, validation) row indices, each in the data's order.
+    pub fn balanced_holdout(&self, n_valid: usize) -> Result<(Vec<usize>, Vec<usize>), String> {
+        let classes = self.labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
+        if classes == 0 || n_valid % classes != 0 {
+            return Err(format!("a class-balanced holdout of {n_valid} images needs a multiple of {classes} classes"));
+        }
+        let per_class = n_valid / classes;
+        let mut left = vec![per_class; classes];
+        let mut valid = Vec::with_capacity(n_valid);
+        for (i, &l) in self.labels.iter().enumerate().rev() {
+            if left[l as usize] > 0 {
+                left[l as usize] -= 1;
+                valid.push(i);
+            }
+        }
+        if let Some(c) = left.iter().position(|&n| n > 0) {
+            return Err(format!(
+                "class {c} has fewer than the {per_class} images a balanced holdout of {n_valid} needs"
+            ));
+        }
+        valid.reverse();
+        let mut is_valid = vec![false; self.len()];
+        valid.iter().for_each(|&i| is_valid[i] = true);
+        let train: Vec<usize> = (0..self.len()).filter(|&i| !is_valid[i]).collect();
+        if train.is_empty() {
+            return Err(format!("holding out {n_valid} images leaves no training images out of {}", self.len()));
+        }
+        Ok((train, valid))
+    }
+
+    /// The images at `rows`, in that order.
+    pub fn select(&self, rows: &[usize]) -> Dataset {
         let d = self.image_size();
         let mut out = Dataset { pixels: Vec::new(), labels: Vec::new(), rows: self.rows, cols: self.cols };
-        for (i, &l) in self.labels.iter().enumerate().filter(|(_, l)| keep(**l)) {
+        for &i in rows {
             out.pixels.extend_from_slice(&self.pixels[i * d..(i + 1) * d]);
-            out.labels.push(l);
+            out.labels.push(self.labels[i]);
         }
         out
     }
