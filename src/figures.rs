@@ -132,3 +132,15 @@ pub fn label_grid(model: &crate::models::cvae::Cvae, labels: &[u8], z: &Tensor, 
     };
     Ok(grid.save(path)?)
 }
+
+/// Labelled rows of 28x28 images: each `(label, pixels)` holds `cols` images' values in [0, 1].
+pub fn labelled_rows(rows: &[(&str, Vec<f32>)], cols: usize, title: &str, path: &Path) -> FigureResult {
+    let images: Vec<f32> = rows.iter().flat_map(|(_, px)| px.iter().copied()).collect();
+    if images.len() != rows.len() * cols * SIDE * SIDE {
+        return Err(FigureError::Unsupported(format!("{title}: every row needs {cols} images of {SIDE}x{SIDE}")));
+    }
+    let labels: Vec<&str> = rows.iter().map(|(l, _)| *l).collect();
+    let grid =
+        ImageGrid { images: &images, side: SIDE, rows: rows.len(), cols, title, row_labels: Some(&labels), scale: 2 };
+    Ok(grid.save(path)?)
+}

@@ -65,6 +65,9 @@ pub mod book {
     #[doc = include_str!("../book/src/text-vae.md")]
     pub struct TextVae;
 
+    #[doc = include_str!("../book/src/vq-vae.md")]
+    pub struct VqVae;
+
     #[doc = include_str!("../book/src/compute-cost.md")]
     pub struct ComputeCost;
 }

@@ -57,7 +57,7 @@ enum Command {
         book_src: PathBuf,
         #[arg(long, default_value = "cpu")]
         device: String,
-        /// Regenerate only these chapter groups (repeatable): vae, vi, bayes, latent, beta, iwae, conv, cvae, quadrants, sequences, text [default: all].
+        /// Regenerate only these chapter groups (repeatable) [default: all].
         #[arg(long = "chapter", value_parser = clap::builder::PossibleValuesParser::new(report::CHAPTERS))]
         chapters: Vec<String>,
     },

@@ -21,6 +21,7 @@ pub mod mixture;
 pub mod quadrants;
 pub mod sequences;
 pub mod text;
+pub mod vqvae;
 
 /// The contents of `metrics.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -177,6 +178,19 @@ pub fn amortization_table(results: &VaeResults) -> String {
     )
 }
 
+/// `n` with a comma between groups of three digits, as the prose writes counts (9,000).
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Where the generated files live under the book's `src/`.
 pub fn generated_dir(book_src: &Path) -> PathBuf {
     book_src.join("generated")
@@ -205,11 +219,25 @@ pub fn same_arithmetic_as_the_book() -> bool {
 /// (the latent-space chapter: 15 trainings, about two minutes), `beta` (the beta-VAE sweep: 5
 /// trainings, under a minute), `iwae` (VAE and IWAEs with bounds up to k = 5000: about 7 minutes),
 /// `conv` (the convolutional VAE against the MLP, 2-D codes), `cvae` (the conditional VAE),
-/// `quadrants` (completing digits from 1-3 quadrants: baseline against CVAE), `sequences` (VRNN
+/// `quadrants` (completing digits from 1-3 quadrants: baseline against CVAE), `vqvae` (a VQ-VAE
+/// and three priors over its codes), `sequences` (VRNN
 /// against a GRU on Bach chorales and on digits read row by row), `text` (sentence VAEs against a
 /// GRU language model on State of the Union sentences).
-pub const CHAPTERS: [&str; 12] =
-    ["vae", "vi", "bayes", "likelihoods", "latent", "beta", "iwae", "conv", "cvae", "quadrants", "sequences", "text"];
+pub const CHAPTERS: [&str; 13] = [
+    "vae",
+    "vi",
+    "bayes",
+    "likelihoods",
+    "latent",
+    "beta",
+    "iwae",
+    "conv",
+    "cvae",
+    "quadrants",
+    "vqvae",
+    "sequences",
+    "text",
+];
 
 /// Writes every figure and number of the chapters named in `chapters` (all of them if empty) under
 /// `book_src` (`figures/*.png`, `generated/*`); the `vae` group trains the book's two models.
@@ -262,6 +290,10 @@ pub fn book_figures(
     if wanted("quadrants") {
         log("  quadrant completion: baseline network against the CVAE, 1-3 quadrants shown".into());
         written.extend(quadrants::book(book_src, dev, &mut log)?);
+    }
+    if wanted("vqvae") {
+        log("  VQ-VAE: 49 discrete codes per digit, three priors over them".into());
+        written.extend(vqvae::book(book_src, dev, &mut log)?);
     }
     if wanted("sequences") {
         log("  sequences: VRNN against a GRU on Bach chorales and on MNIST rows".into());

@@ -897,3 +897,57 @@ fn text_party_sentences_come_from_few_addresses() {
     assert!(text.contains("the party sentences come from the addresses of 13 years, only 4 of them Democratic"));
     assert!(text.contains("the training ones slightly more often Democratic"));
 }
+
+/// The VQ-VAE chapter's table is rendered from its committed results, which say what the chapter says.
+#[test]
+fn vqvae_table_matches_its_data() {
+    use report::vqvae::{self, VqConfig, VqResults};
+    let dir = report::generated_dir(&book_src());
+    let r: VqResults = serde_json::from_str(&std::fs::read_to_string(dir.join("vqvae.json")).unwrap()).unwrap();
+    assert_eq!(r.config, VqConfig::book());
+    assert_eq!(std::fs::read_to_string(dir.join("vqvae.md")).unwrap(), vqvae::table(&r));
+    let text = std::fs::read_to_string(book_src().join("vq-vae.md")).unwrap();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let says = |s: String| assert!(text.contains(&s), "the chapter must say: {s}");
+    // Reconstructions: the VQ-VAE's are better, in nats and in squared error.
+    assert!(r.test.recon < r.vae_recon && r.test.mse < r.vae_mse);
+    says(format!("a reconstruction term of {:.1} nats against the VAE's {:.1}", r.test.recon, r.vae_recon));
+    says(format!("a squared error per pixel of {:.4} against {:.4}", r.test.mse, r.vae_mse));
+    says(format!("a squared error of {} times the pixels' variance", vqvae::KERAS_NORMALIZED_MSE));
+    says(format!(
+        "ours is {:.3} times the variance, on our {} test digits",
+        r.test.mse / r.pixel_variance,
+        report::thousands(r.test_digits)
+    ));
+    // Same order of magnitude as Keras's 0.0444.
+    let ratio = r.test.mse / r.pixel_variance / vqvae::KERAS_NORMALIZED_MSE;
+    assert!((0.3..3.0).contains(&ratio), "{ratio}");
+    // Codebook use.
+    assert!(r.codes_used < r.config.model.codes);
+    says(format!("use {} of the {} entries", r.codes_used, r.config.model.codes));
+    says(format!("is {:.1}: as if about {} entries", r.perplexity, r.perplexity.round()));
+    // The priors: each learned one cheaper than the last; the GRU's bound close to the VAE's, behind it.
+    let vae_bound = r.vae_recon + r.vae_kl;
+    let [_, position, gru] = r.bounds();
+    assert!(r.gru_cost < r.position_cost && r.position_cost < r.uniform_cost);
+    says(format!("cuts their cost from {:.1} to {:.1} nats", r.uniform_cost, r.position_cost));
+    says(format!("cuts it to {:.1}", r.gru_cost));
+    assert!(gru > vae_bound && gru - vae_bound < 5.0 && position > vae_bound, "{gru} vs {vae_bound}");
+    says(format!(
+        "bound, {gru:.2}, comes within {:.2} nats of the VAE's {vae_bound:.2} but does not beat it",
+        gru - vae_bound
+    ));
+    says(format!("With the GRU it comes within {:.2} nats of the VAE's, still behind", gru - vae_bound));
+    assert_eq!(r.short_samples, 0, "every GRU sample has 49 codes");
+    // The quantization error: falls, jumps up in the third epoch, then falls steadily to its end.
+    let q = &r.quantization_curve;
+    assert!(q[1] < q[0] && q[2] > q[0] && q[3..].windows(2).filter(|w| w[1] > w[0]).count() <= 3, "{q:?}");
+    says(format!(
+        "falls from {:.0} to {:.0} in the second epoch, jumps to {:.0} in the third, and then falls steadily to {:.0} by the thirtieth",
+        q[0],
+        q[1],
+        q[2],
+        q[q.len() - 1]
+    ));
+    assert_eq!(q.len(), 30);
+}

@@ -142,6 +142,15 @@ fn wrong_model_flag_or_data_names_the_choices() {
         "would choose the weights by their test score",
     );
     assert_clean_failure(&vae(&["train", "--model", "text", "--word-dropout", "1.5", "--out", d]), "--word-dropout");
+    assert_clean_failure(&vae(&["train", "--model", "conv", "--codes", "8", "--out", d]), "does not take --codes");
+    assert_clean_failure(
+        &vae(&["train", "--model", "vqvae", "--codes", "0", "--out", d]),
+        "--codes must be at least 1",
+    );
+    assert_clean_failure(
+        &vae(&["train", "--model", "vqvae", "--commitment", "nan", "--out", d]),
+        "--commitment must be a number of at least 0",
+    );
     assert_clean_failure(
         &vae(&["train", "--model", "conv", "--data", "cifar", "--out", d]),
         "does not train on --data cifar; choose mnist or fashion",
@@ -234,9 +243,12 @@ const IMAGES: [&str; 4] = ["--train-size", "256", "--test-size", "64"];
 
 #[test]
 fn every_image_model_trains_resumes_evaluates_and_draws() {
-    for (model, extra) in
-        [("conv", vec![]), ("iwae", vec!["--k", "2", "--hidden", "32"]), ("cvae", vec!["--hidden", "32"])]
-    {
+    for (model, extra) in [
+        ("conv", vec![]),
+        ("iwae", vec!["--k", "2", "--hidden", "32"]),
+        ("cvae", vec!["--hidden", "32"]),
+        ("vqvae", vec!["--codes", "16", "--code-dim", "4"]),
+    ] {
         let mut args = extra.clone();
         args.extend(IMAGES);
         let (dir, ckpt) = train_resume_eval(model, &args);

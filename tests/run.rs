@@ -17,6 +17,7 @@ use vae_book::models::likelihood::{Likelihood, LikelihoodConfig, LikelihoodVae};
 use vae_book::models::quadrant::{Baseline, BaselineData, CvaeData, QuadrantConfig, QuadrantCvae, Task};
 use vae_book::models::text_vae::{KlWeight, Remedies, RnnLm, TextVae, TextVaeConfig, TextVaeTraining};
 use vae_book::models::vae::VaeConfig;
+use vae_book::models::vqvae::{VqVae, VqVaeConfig};
 use vae_book::models::vrnn::{RnnBaseline, Vrnn, VrnnConfig};
 use vae_book::prob::SeededRng;
 use vae_book::train::{EpochRecord, LossTerms, Model, Run, RunConfig, Score, Step, TrainError, named_vars};
@@ -71,6 +72,7 @@ fn image_models_resume_exactly() {
     let m = digits(192, 48);
     let images = Images::from_mnist(&m, &dev).unwrap();
     resumes_exactly::<ConvVae>(ConvVaeConfig { latent_dim: 2 }, schedule(64, None), &images);
+    resumes_exactly::<VqVae>(VqVaeConfig { codes: 16, code_dim: 4, beta: 0.25 }, schedule(64, None), &images);
     let small = CvaeConfig { hidden: 32, ..CvaeConfig::default() };
     resumes_exactly::<Cvae>(small, schedule(64, Some(1)), &images);
     let binarized = BinarizedImages::new(&m.train, &m.test, 7, &dev).unwrap();

@@ -47,14 +47,14 @@ pub(super) fn load_mnist(spec: &DataSpec) -> Result<Mnist> {
 }
 
 /// `pixels` if the images are 28x28 (the convolutions and every figure assume it), else an error.
-fn square_digits(pixels: usize) -> Result<usize> {
+pub(super) fn square_digits(pixels: usize) -> Result<usize> {
     if pixels != SIDE * SIDE {
         bail!("the image models take {SIDE}x{SIDE} images (MNIST, Fashion-MNIST); these have {pixels} pixels");
     }
     Ok(pixels)
 }
 
-fn describe_images(train: usize, test: usize, pixels: usize) -> String {
+pub(super) fn describe_images(train: usize, test: usize, pixels: usize) -> String {
     format!("{train} training and {test} test images of {pixels} pixels")
 }
 

@@ -19,6 +19,7 @@ pub mod mlp;
 mod quadrants;
 mod sequences;
 mod text;
+mod vqvae;
 
 pub use driver::{eval, reconstruct, sample, train_model};
 
@@ -93,6 +94,13 @@ pub const QUADRANT: ModelInfo = ModelInfo {
     flags: &["--quadrants", "--baseline", "--hidden", "--latent-dim", "--data-dir", "--train-size", "--test-size"],
 };
 
+pub const VQVAE: ModelInfo = ModelInfo {
+    name: "vqvae",
+    about: "the VQ-VAE: 49 discrete codes per image from a learned codebook (--codes, --code-dim)",
+    data: &["mnist", "fashion"],
+    flags: &["--codes", "--code-dim", "--commitment", "--data-dir", "--train-size", "--test-size"],
+};
+
 pub const VRNN: ModelInfo = ModelInfo {
     name: "vrnn",
     about: "the variational RNN on Bach chorales (beats) or MNIST digits read row by row",
@@ -115,7 +123,8 @@ pub const TEXT: ModelInfo = ModelInfo {
 };
 
 /// Every model `vae train --model` knows, in the book's order.
-pub const MODELS: [ModelInfo; 10] = [MLP, LIKELIHOOD, CONV, IWAE, CVAE, QUADRANT_BASELINE, QUADRANT, VRNN, RNN, TEXT];
+pub const MODELS: [ModelInfo; 11] =
+    [MLP, LIKELIHOOD, CONV, IWAE, CVAE, QUADRANT_BASELINE, QUADRANT, VQVAE, VRNN, RNN, TEXT];
 
 /// The `vae train --help` text that lists the models.
 pub fn models_help() -> String {
@@ -178,6 +187,15 @@ pub struct TrainArgs {
     /// text: probability of replacing a decoder input word by <unk>.
     #[arg(long)]
     pub word_dropout: Option<f64>,
+    /// vqvae: entries in the codebook, K [default: 128].
+    #[arg(long)]
+    pub codes: Option<usize>,
+    /// vqvae: length of each codebook entry, D [default: 16].
+    #[arg(long)]
+    pub code_dim: Option<usize>,
+    /// vqvae: weight of the commitment term [default: 0.25].
+    #[arg(long)]
+    pub commitment: Option<f64>,
     /// quadrant models: how many quadrants of each digit are shown (1, 2 or 3) [default: 2].
     #[arg(long)]
     pub quadrants: Option<usize>,
@@ -233,6 +251,9 @@ impl TrainArgs {
             ("--k", self.k.is_some()),
             ("--kl-anneal", self.kl_anneal.is_some()),
             ("--word-dropout", self.word_dropout.is_some()),
+            ("--codes", self.codes.is_some()),
+            ("--code-dim", self.code_dim.is_some()),
+            ("--commitment", self.commitment.is_some()),
             ("--quadrants", self.quadrants.is_some()),
             ("--baseline", self.baseline.is_some()),
             ("--data-dir", self.data_dir.is_some()),
@@ -427,6 +448,7 @@ macro_rules! dispatch_model {
             "cvae" => $f::<$crate::models::cvae::Cvae>($($arg),*),
             "quadrant-baseline" => $f::<$crate::models::quadrant::Baseline>($($arg),*),
             "quadrant" => $f::<$crate::models::quadrant::QuadrantCvae>($($arg),*),
+            "vqvae" => $f::<$crate::models::vqvae::VqVae>($($arg),*),
             "vrnn" => $f::<$crate::models::vrnn::Vrnn>($($arg),*),
             "rnn" => $f::<$crate::models::vrnn::RnnBaseline>($($arg),*),
             "text" => $f::<$crate::models::text_vae::TextVae>($($arg),*),

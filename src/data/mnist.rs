@@ -146,7 +146,7 @@ impl Dataset {
     /// Returns (training, validation) row indices, each in the data's order.
     pub fn balanced_holdout(&self, n_valid: usize) -> Result<(Vec<usize>, Vec<usize>), String> {
         let classes = self.labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
-        if classes == 0 || n_valid % classes != 0 {
+        if classes == 0 || !n_valid.is_multiple_of(classes) {
             return Err(format!("a class-balanced holdout of {n_valid} images needs a multiple of {classes} classes"));
         }
         let per_class = n_valid / classes;

@@ -1,5 +1,5 @@
 //! The models of the book, one per file with its loss. The chapters teach them in this order:
-//! `vae`, `likelihood`, `conv_vae`, `iwae`, `cvae` and `quadrant`, `vrnn`, `text_vae`.
+//! `vae`, `likelihood`, `conv_vae`, `iwae`, `cvae` and `quadrant`, `vrnn`, `text_vae`, `vqvae`.
 
 pub mod conv_vae;
 pub mod cvae;
@@ -8,4 +8,5 @@ pub mod likelihood;
 pub mod quadrant;
 pub mod text_vae;
 pub mod vae;
+pub mod vqvae;
 pub mod vrnn;
