@@ -922,16 +922,35 @@ fn vqvae_table_matches_its_data() {
     // Same order of magnitude as Keras's 0.0444.
     let ratio = r.test.mse / r.pixel_variance / vqvae::KERAS_NORMALIZED_MSE;
     assert!((0.3..3.0).contains(&ratio), "{ratio}");
-    // Codebook use.
-    assert!(r.codes_used < r.config.model.codes);
-    says(format!("use {} of the {} entries", r.codes_used, r.config.model.codes));
-    says(format!("is {:.1}: as if about {} entries", r.perplexity, r.perplexity.round()));
+    // Codebook use: uneven, and the entries never chosen never moved.
+    let c = &r.codebook;
+    let k = r.config.model.codes;
+    assert!(c.test_used < k && c.train_used < k && c.never_moved <= k - c.train_used);
+    says(format!(
+        "The {} test digits use {} of the {k} entries, the 9,000 training digits {}",
+        report::thousands(r.test_digits),
+        c.test_used,
+        c.train_used
+    ));
+    says(format!("is {:.1}: as if about {} entries", c.perplexity, c.perplexity.round()));
+    let abandoned = k - c.train_used - c.never_moved;
+    says(format!("{} of the {} entries that the training digits do not use", c.never_moved, k - c.train_used));
+    says(format!("(the other {abandoned} were chosen for a while"));
+    says(format!("never move ({} of {k} here)", c.never_moved));
+    // The reconstruction comparison names its confounds: rate and network size.
+    assert!(r.gru_cost > r.vae_kl && r.parameters < r.vae_parameters);
+    says(format!("they cost {:.1} nats per digit, against the VAE's KL of {:.1}", r.gru_cost, r.vae_kl));
+    says(format!(
+        "a convolutional one of {} parameters against an MLP of {}",
+        report::thousands(r.parameters),
+        report::thousands(r.vae_parameters)
+    ));
     // The priors: each learned one cheaper than the last; the GRU's bound close to the VAE's, behind it.
     let vae_bound = r.vae_recon + r.vae_kl;
     let [_, position, gru] = r.bounds();
     assert!(r.gru_cost < r.position_cost && r.position_cost < r.uniform_cost);
-    says(format!("cuts their cost from {:.1} to {:.1} nats", r.uniform_cost, r.position_cost));
-    says(format!("cuts it to {:.1}", r.gru_cost));
+    says(format!("cuts their cost from {:.2} to {:.2} nats", r.uniform_cost, r.position_cost));
+    says(format!("cuts it to {:.2}", r.gru_cost));
     assert!(gru > vae_bound && gru - vae_bound < 5.0 && position > vae_bound, "{gru} vs {vae_bound}");
     says(format!(
         "bound, {gru:.2}, comes within {:.2} nats of the VAE's {vae_bound:.2} but does not beat it",
@@ -939,14 +958,18 @@ fn vqvae_table_matches_its_data() {
     ));
     says(format!("With the GRU it comes within {:.2} nats of the VAE's, still behind", gru - vae_bound));
     assert_eq!(r.short_samples, 0, "every GRU sample has 49 codes");
-    // The quantization error: falls, jumps up in the third epoch, then falls steadily to its end.
+    // The quantization error: falls, jumps up in the third epoch, then mostly falls to its end.
     let q = &r.quantization_curve;
-    assert!(q[1] < q[0] && q[2] > q[0] && q[3..].windows(2).filter(|w| w[1] > w[0]).count() <= 3, "{q:?}");
+    let rises: Vec<usize> = (3..q.len()).filter(|&i| q[i] > q[i - 1]).map(|i| i + 1).collect();
+    assert!(q[1] < q[0] && q[2] > q[0] && rises.len() == 2 && q[q.len() - 1] < q[3] / 4.0, "{q:?}");
     says(format!(
-        "falls from {:.0} to {:.0} in the second epoch, jumps to {:.0} in the third, and then falls steadily to {:.0} by the thirtieth",
+        "falls from {:.0} to {:.0} in the second epoch, jumps to {:.0} in the third, and then mostly falls (with small \
+         rises at epochs {} and {}) to {:.0} by the thirtieth",
         q[0],
         q[1],
         q[2],
+        rises[0],
+        rises[1],
         q[q.len() - 1]
     ));
     assert_eq!(q.len(), 30);

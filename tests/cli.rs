@@ -265,6 +265,33 @@ fn every_image_model_trains_resumes_evaluates_and_draws() {
 }
 
 #[test]
+fn the_vq_prior_trains_on_a_trained_vqvae_and_samples_through_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let small = ["--train-size", "270", "--test-size", "40"];
+    assert_clean_failure(
+        &vae(&[&["train", "--model", "vq-prior", "--out", d][..], &small].concat()),
+        "needs a trained VQ-VAE: run `vae train --model vqvae",
+    );
+    let (_v, vq) = train_resume_eval("vqvae", &[&small[..], &["--codes", "16", "--code-dim", "4"]].concat());
+    let mut args = small.to_vec();
+    args.extend(["--hidden", "16", "--vqvae", vq.to_str().unwrap()]);
+    let (p, prior) = train_resume_eval("vq-prior", &args);
+    let png = p.path().join("sample.png");
+    let o = vae(&["sample", "--checkpoint", prior.to_str().unwrap(), "--out", png.to_str().unwrap()]);
+    assert!(o.status.success() && text(&o).contains("draws ended early"), "{}", text(&o));
+    let (w, h, levels) = png_stats(&png);
+    assert!(w > 100 && h > 50 && levels > 5, "{w}x{h}, {levels} grey levels");
+    let o = vae(&["eval", "--checkpoint", prior.to_str().unwrap()]);
+    assert!(o.status.success() && text(&o).contains("test -ELBO of the VQ-VAE with this prior"), "{}", text(&o));
+    // The prior must read the images the VQ-VAE trained on.
+    assert_clean_failure(
+        &vae(&["train", "--model", "vq-prior", "--train-size", "300", "--vqvae", vq.to_str().unwrap(), "--out", d]),
+        "was trained on other images",
+    );
+}
+
+#[test]
 fn quadrant_models_train_the_baseline_then_the_cvae() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();

@@ -106,6 +106,7 @@ fn resume<M: CliModel>(args: &TrainArgs, ckpt_path: &Path, dev: &Device) -> Resu
         test_size: args.test_size.or(saved_spec.test_size),
         quadrants: args.quadrants.or(saved_spec.quadrants),
         baseline: args.baseline.clone().or(saved_spec.baseline.clone()),
+        vqvae: args.vqvae.clone().or(saved_spec.vqvae.clone()),
     };
     if asked != saved_spec {
         bail!(

@@ -101,6 +101,13 @@ pub const VQVAE: ModelInfo = ModelInfo {
     flags: &["--codes", "--code-dim", "--commitment", "--data-dir", "--train-size", "--test-size"],
 };
 
+pub const VQ_PRIOR: ModelInfo = ModelInfo {
+    name: "vq-prior",
+    about: "a GRU prior over a trained VQ-VAE's codes, for its bound and its samples (--vqvae: its checkpoint)",
+    data: &["mnist", "fashion"],
+    flags: &["--vqvae", "--hidden", "--data-dir", "--train-size", "--test-size"],
+};
+
 pub const VRNN: ModelInfo = ModelInfo {
     name: "vrnn",
     about: "the variational RNN on Bach chorales (beats) or MNIST digits read row by row",
@@ -123,8 +130,8 @@ pub const TEXT: ModelInfo = ModelInfo {
 };
 
 /// Every model `vae train --model` knows, in the book's order.
-pub const MODELS: [ModelInfo; 11] =
-    [MLP, LIKELIHOOD, CONV, IWAE, CVAE, QUADRANT_BASELINE, QUADRANT, VQVAE, VRNN, RNN, TEXT];
+pub const MODELS: [ModelInfo; 12] =
+    [MLP, LIKELIHOOD, CONV, IWAE, CVAE, QUADRANT_BASELINE, QUADRANT, VQVAE, VQ_PRIOR, VRNN, RNN, TEXT];
 
 /// The `vae train --help` text that lists the models.
 pub fn models_help() -> String {
@@ -196,6 +203,9 @@ pub struct TrainArgs {
     /// vqvae: weight of the commitment term [default: 0.25].
     #[arg(long)]
     pub commitment: Option<f64>,
+    /// vq-prior: the checkpoint of a trained vqvae run, whose codes the prior learns.
+    #[arg(long)]
+    pub vqvae: Option<PathBuf>,
     /// quadrant models: how many quadrants of each digit are shown (1, 2 or 3) [default: 2].
     #[arg(long)]
     pub quadrants: Option<usize>,
@@ -254,6 +264,7 @@ impl TrainArgs {
             ("--codes", self.codes.is_some()),
             ("--code-dim", self.code_dim.is_some()),
             ("--commitment", self.commitment.is_some()),
+            ("--vqvae", self.vqvae.is_some()),
             ("--quadrants", self.quadrants.is_some()),
             ("--baseline", self.baseline.is_some()),
             ("--data-dir", self.data_dir.is_some()),
@@ -357,6 +368,9 @@ pub struct DataSpec {
     /// The baseline checkpoint the quadrant CVAE reads.
     #[serde(default)]
     pub baseline: Option<PathBuf>,
+    /// The VQ-VAE checkpoint whose codes the vq-prior learns.
+    #[serde(default)]
+    pub vqvae: Option<PathBuf>,
 }
 
 impl DataSpec {
@@ -369,6 +383,7 @@ impl DataSpec {
             test_size: args.test_size,
             quadrants: args.quadrants,
             baseline: args.baseline.clone(),
+            vqvae: args.vqvae.clone(),
         }
     }
 
@@ -383,6 +398,7 @@ impl DataSpec {
             ("--test-size", count(self.test_size)),
             ("--quadrants", count(self.quadrants)),
             ("--baseline", path(&self.baseline)),
+            ("--vqvae", path(&self.vqvae)),
         ];
         for (flag, value) in flags.into_iter().filter_map(|(f, v)| v.map(|v| (f, v))) {
             out.push_str(&format!(" {flag} {value}"));
@@ -449,6 +465,7 @@ macro_rules! dispatch_model {
             "quadrant-baseline" => $f::<$crate::models::quadrant::Baseline>($($arg),*),
             "quadrant" => $f::<$crate::models::quadrant::QuadrantCvae>($($arg),*),
             "vqvae" => $f::<$crate::models::vqvae::VqVae>($($arg),*),
+            "vq-prior" => $f::<$crate::models::vq_prior::VqPrior>($($arg),*),
             "vrnn" => $f::<$crate::models::vrnn::Vrnn>($($arg),*),
             "rnn" => $f::<$crate::models::vrnn::RnnBaseline>($($arg),*),
             "text" => $f::<$crate::models::text_vae::TextVae>($($arg),*),

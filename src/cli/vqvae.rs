@@ -1,11 +1,15 @@
 //! The VQ-VAE on the command line: the Keras example's shape on the embedded digits or clothes.
 //! `vae sample` decodes codes drawn from a prior counted on the training codes, one distribution
-//! per grid position (the book's GRU prior comes from `vae figures --chapter vqvae`).
+//! per grid position. `--model vq-prior --vqvae CHECKPOINT` then trains the chapter's GRU prior
+//! over a trained VQ-VAE's codes; its `vae sample` draws from the GRU.
 
 use super::images::{IMAGE_RUN, describe_images, load_mnist, square_digits};
 use super::{CliModel, DataSpec, ModelInfo, TrainArgs, positive};
 use crate::data::Images;
+use crate::data::tokens::SentenceSplits;
 use crate::figures;
+use crate::models::text_vae::{TextVaeConfig, lm_score};
+use crate::models::vq_prior::{self, VqPrior, VqPriorData};
 use crate::models::vqvae::{self, PositionPrior, VqVae, VqVaeConfig};
 use crate::prob::SeededRng;
 use crate::train::{Model, Run, RunConfig};
@@ -17,6 +21,12 @@ use std::path::{Path, PathBuf};
 const VQ_RUN: RunConfig = RunConfig { epochs: 30, ..IMAGE_RUN };
 /// Images per figure row.
 const FIGURE_COLUMNS: usize = 10;
+/// The chapter's schedule for the prior: at most 100 epochs, patience 3, batches of 64 images' codes.
+const PRIOR_RUN: RunConfig = RunConfig { epochs: 100, batch_size: 64, lr: 1e-3, seed: 42, patience: Some(3) };
+/// A ninth of the training images' codes (1,000 of the embedded 9,000), the same number from each
+/// of the ten classes, is held out to stop the prior.
+const VALID_SHARE: usize = 9;
+const CLASSES: usize = 10;
 
 /// The per-position prior counted on the training images' codes.
 fn position_prior(model: &VqVae, data: &Images) -> Result<PositionPrior> {
@@ -98,5 +108,108 @@ impl CliModel for VqVae {
         let rows = [("test image", pixels(&x)?), ("reconstruction", pixels(&recon)?)];
         let title = format!("Test images and their reconstructions from {} codes", vqvae::POSITIONS);
         Ok(figures::labelled_rows(&rows, x.dim(0)?, &title, out)?)
+    }
+}
+
+/// The trained VQ-VAE that `spec.vqvae` names, checked to have trained on the same images.
+fn load_vqvae(spec: &DataSpec, dev: &Device) -> Result<VqVae> {
+    let Some(path) = &spec.vqvae else {
+        bail!(
+            "--model vq-prior needs a trained VQ-VAE: run `vae train --model vqvae --out runs/vqvae`, then pass \
+             --vqvae runs/vqvae/checkpoint.safetensors"
+        );
+    };
+    let saved: DataSpec = crate::checkpoint::load(path, &Device::Cpu)?.meta_json("data")?;
+    if saved.name != spec.name || saved.dir != spec.dir || saved.train_size != spec.train_size {
+        bail!("the VQ-VAE {} was trained on other images: `{}`", path.display(), saved.as_flags());
+    }
+    Ok(Run::<VqVae>::load(path, dev)?.model)
+}
+
+impl CliModel for VqPrior {
+    fn info() -> &'static ModelInfo {
+        &super::VQ_PRIOR
+    }
+
+    fn defaults(_data: &str) -> (TextVaeConfig, RunConfig) {
+        (vq_prior::config(VqVaeConfig::book().codes, vq_prior::HIDDEN), PRIOR_RUN)
+    }
+
+    fn apply(args: &TrainArgs, cfg: TextVaeConfig) -> Result<TextVaeConfig> {
+        let hidden = args.hidden.unwrap_or(cfg.hidden);
+        positive("--hidden", hidden)?;
+        Ok(TextVaeConfig { hidden, ..cfg })
+    }
+
+    /// The codes the VQ-VAE gives the training images (a class-balanced ninth held out) and the test images.
+    fn load_data(spec: &DataSpec, run: &RunConfig, dev: &Device) -> Result<VqPriorData> {
+        let vqvae = load_vqvae(spec, dev)?;
+        let data = load_mnist(spec)?;
+        let valid = data.train.len() / VALID_SHARE / CLASSES * CLASSES;
+        if valid == 0 {
+            bail!(
+                "{} training images leave none for validation: use at least {}",
+                data.train.len(),
+                VALID_SHARE * CLASSES
+            );
+        }
+        let (keep, held) = data.train.balanced_holdout(valid).map_err(anyhow::Error::msg)?;
+        let images = Images::from_mnist(&data, dev)?;
+        let (train, test) = (vqvae.codes_of(&images.train)?, vqvae.codes_of(&images.test)?);
+        let all_test: Vec<usize> = (0..test.len()).collect();
+        let b = run.batch_size;
+        let codes = SentenceSplits {
+            train: vq_prior::sentences(&train, &keep, b, dev)?,
+            valid: vq_prior::sentences(&train, &held, b, dev)?,
+            test: Some(vq_prior::sentences(&test, &all_test, b, dev)?),
+            vocab: None,
+        };
+        Ok(VqPriorData { codes, vqvae, test_images: images.test })
+    }
+
+    fn fit_to_data(cfg: TextVaeConfig, data: &VqPriorData) -> Result<TextVaeConfig> {
+        Ok(vq_prior::config(data.vqvae.cfg.codes, cfg.hidden))
+    }
+
+    fn eval_set() -> &'static str {
+        "validation"
+    }
+
+    fn describe(data: &VqPriorData) -> String {
+        let c = &data.codes;
+        let test = c.test.as_ref().map_or(0, |t| t.sentences());
+        format!(
+            "the codes of {} training, {} validation and {test} test images, {} per image, from {} codebook entries",
+            c.train.sentences(),
+            c.valid.sentences(),
+            vqvae::POSITIONS,
+            data.vqvae.cfg.codes
+        )
+    }
+
+    fn figures(run: &Run<Self>, data: &VqPriorData, dir: &Path) -> Result<Vec<PathBuf>> {
+        let path = dir.join("samples.png");
+        Self::sample(run, data, run.run.seed, &path)?;
+        Ok(vec![path])
+    }
+
+    fn eval(run: &Run<Self>, data: &VqPriorData, _k: usize) -> Result<Vec<(String, f64)>> {
+        let test = data.codes.test.as_ref().ok_or_else(|| anyhow::anyhow!("no test codes loaded"))?;
+        let cost = lm_score(&run.model.lm, test)?.nll();
+        let recon = vqvae::score(&data.vqvae, &data.test_images)?.recon;
+        Ok(vec![
+            ("test -ELBO of the VQ-VAE with this prior (exact)".to_string(), recon + cost),
+            ("  reconstruction -log p(x | z_q)".to_string(), recon),
+            ("  code cost -log p(codes), with <eos>".to_string(), cost),
+        ])
+    }
+
+    fn sample(run: &Run<Self>, data: &VqPriorData, seed: u64, out: &Path) -> Result<String> {
+        let mut rng = SeededRng::derived(seed, "vq-prior-samples", 0);
+        let (codes, short) = vq_prior::sample(&run.model.lm, FIGURE_COLUMNS * 4, &mut rng)?;
+        let p = pixels(&data.vqvae.decode_codes(&codes)?)?;
+        let rows: Vec<(&str, Vec<f32>)> = p.chunks(FIGURE_COLUMNS * 784).map(|c| ("", c.to_vec())).collect();
+        figures::labelled_rows(&rows, FIGURE_COLUMNS, "Codes drawn from the GRU prior, decoded by the VQ-VAE", out)?;
+        Ok(format!("figure: {} ({short} of {} draws ended early)", out.display(), codes.len()))
     }
 }

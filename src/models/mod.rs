@@ -8,5 +8,6 @@ pub mod likelihood;
 pub mod quadrant;
 pub mod text_vae;
 pub mod vae;
+pub mod vq_prior;
 pub mod vqvae;
 pub mod vrnn;

@@ -109,6 +109,11 @@ impl VqVae {
         cross.affine(-2.0, 0.0)?.broadcast_add(&norms)?.argmin(D::Minus1)
     }
 
+    /// The codebook, `(K, D)`.
+    pub fn codebook(&self) -> &Tensor {
+        &self.codebook
+    }
+
     /// The codebook entries of `codes`, `(rows, D)`.
     pub fn entries(&self, codes: &Tensor) -> Result<Tensor> {
         self.codebook.index_select(codes, 0)

@@ -3,14 +3,14 @@
 //! position, a GRU reading them in raster order), beside the VAE chapter's MLP VAE.
 
 use super::{ReportError, generated_dir, run_to_end, write_atomic, write_json};
-use crate::data::tokens::TokenData;
 use crate::data::{Images, Mnist};
 use crate::figures;
 use crate::models::text_vae::{self, RnnLm, TextVaeConfig};
+use crate::models::vq_prior;
 use crate::models::vqvae::{self, POSITIONS, PositionPrior, VqScore, VqVae, VqVaeConfig};
 use crate::prob::SeededRng;
 use crate::train::{Fit, Run, RunConfig, Schedule, TrainConfig, Trainer, quick_requested};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -47,12 +47,7 @@ impl VqConfig {
             run: RunConfig { epochs: KERAS_EPOCHS, batch_size: 128, lr: 1e-3, seed: 42, patience: None },
             train_size: None,
             test_size: None,
-            prior: TextVaeConfig {
-                vocab: model.codes + vqvae::FIRST_CODE_ID as usize,
-                embedding: 32,
-                hidden: 128,
-                latent_dim: 0,
-            },
+            prior: vq_prior::config(model.codes, vq_prior::HIDDEN),
             prior_schedule: Schedule { max_epochs: 100, patience: 3, batch_size: 64, lr: 1e-3, seed: 42 },
             prior_valid: 1000,
             vae: TrainConfig { epochs: KERAS_EPOCHS, ..super::book_configs().0 },
@@ -86,9 +81,7 @@ pub struct VqResults {
     pub test: VqScore,
     /// Variance of the training pixels (the Keras example divides its squared error by it).
     pub pixel_variance: f64,
-    /// Codebook entries used by the test digits, and the perplexity of their use.
-    pub codes_used: usize,
-    pub perplexity: f64,
+    pub codebook: CodebookUse,
     /// `-log p(codes)` per test digit under each prior, nats.
     pub uniform_cost: f64,
     pub position_cost: f64,
@@ -100,8 +93,41 @@ pub struct VqResults {
     pub vae_recon: f64,
     pub vae_kl: f64,
     pub vae_mse: f64,
+    /// Parameters of the VQ-VAE (codebook included), of the MLP VAE and of the GRU prior.
     pub parameters: usize,
+    pub vae_parameters: usize,
+    pub prior_parameters: usize,
     pub seconds_per_epoch: f64,
+}
+
+/// How much of the codebook the trained VQ-VAE uses.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CodebookUse {
+    /// Entries chosen by the test digits, and the perplexity of their use.
+    pub test_used: usize,
+    pub perplexity: f64,
+    /// Entries chosen by the training digits (after training).
+    pub train_used: usize,
+    /// Entries still exactly at their initial values: never chosen in any training batch.
+    pub never_moved: usize,
+}
+
+/// [`CodebookUse`] from the codes of both splits; the initial codebook is rebuilt from the seed.
+fn codebook_use(
+    cfg: &VqConfig,
+    model: &VqVae,
+    (train, test): (&[Vec<u32>], &[Vec<u32>]),
+    dev: &Device,
+) -> Result<CodebookUse, ReportError> {
+    let k = cfg.model.codes;
+    let ((test_used, perplexity), (train_used, _)) = (vqvae::codebook_usage(test, k), vqvae::codebook_usage(train, k));
+    let start = Run::<VqVae>::new(cfg.model, cfg.run, dev)?;
+    let moved = (model.codebook() - start.model.codebook())?.abs()?.max(1)?.to_vec1::<f32>()?;
+    Ok(CodebookUse { test_used, perplexity, train_used, never_moved: moved.iter().filter(|&&d| d == 0.0).count() })
+}
+
+fn parameter_count(varmap: &candle_nn::VarMap) -> usize {
+    varmap.all_vars().iter().map(|v| v.elem_count()).sum()
 }
 
 impl VqResults {
@@ -127,11 +153,12 @@ fn digits(cfg: &VqConfig) -> Result<Mnist, ReportError> {
 struct Priors {
     position: PositionPrior,
     gru: RnnLm,
+    gru_parameters: usize,
     fit: Fit,
 }
 
-/// Fits both priors on the codes of the training digits, the GRU stopping on a class-balanced
-/// held-out part of them.
+/// Fits both priors on the codes of the training digits: the counts on all of them, the GRU on
+/// most of them, stopping on a class-balanced held-out part.
 fn fit_priors(
     cfg: &VqConfig,
     train_codes: &[Vec<u32>],
@@ -142,16 +169,14 @@ fn fit_priors(
         .train
         .balanced_holdout(cfg.prior_valid)
         .map_err(|msg| ReportError::File { path: "vq-vae prior config".into(), msg })?;
-    let tokens = |rows: &[usize]| rows.iter().map(|&i| vqvae::prior_tokens(&train_codes[i])).collect::<Vec<_>>();
-    let dev = Device::Cpu;
-    let b = cfg.prior_schedule.batch_size;
-    let (train, held) = (TokenData::new(&tokens(&keep), b, &dev)?, TokenData::new(&tokens(&valid), b, &dev)?);
-    let kept: Vec<Vec<u32>> = keep.iter().map(|&i| train_codes[i].clone()).collect();
-    let position = PositionPrior::fit(&kept, cfg.model.codes);
-    let (gru, _, fit) = text_vae::train_lm(cfg.prior, (&train, &held), cfg.prior_schedule, |e, t, v| {
+    let (b, dev) = (cfg.prior_schedule.batch_size, Device::Cpu);
+    let (train, held) =
+        (vq_prior::sentences(train_codes, &keep, b, &dev)?, vq_prior::sentences(train_codes, &valid, b, &dev)?);
+    let position = PositionPrior::fit(train_codes, cfg.model.codes);
+    let (gru, varmap, fit) = text_vae::train_lm(cfg.prior, (&train, &held), cfg.prior_schedule, |e, t, v| {
         log(format!("    GRU prior epoch {e}: nats per code train {t:.3}, validation -log p(codes) {v:.2}"))
     })?;
-    Ok(Priors { position, gru, fit })
+    Ok(Priors { position, gru, gru_parameters: parameter_count(&varmap), fit })
 }
 
 /// Code grids, one `Vec` of 49 codes per image.
@@ -165,17 +190,7 @@ fn sample_codes(cfg: &VqConfig, priors: &Priors) -> Result<([CodeGrids; 3], usiz
     let uniform: Vec<Vec<u32>> =
         (0..SAMPLES).map(|_| (0..POSITIONS).map(|_| (rng.uniform_f64() * k).min(k - 1.0) as u32).collect()).collect();
     let position: Vec<Vec<u32>> = (0..SAMPLES).map(|_| priors.position.sample(&mut rng)).collect();
-    let h0 = Tensor::zeros((SAMPLES, cfg.prior.hidden), DType::F32, &Device::Cpu)?;
-    let drawn = priors.gru.decoder.generate(None, h0, POSITIONS, Some(&mut rng))?;
-    let short = drawn.iter().filter(|s| s.len() < POSITIONS).count();
-    let gru = drawn
-        .into_iter()
-        .map(|s| {
-            let mut codes: Vec<u32> = s.iter().map(|&id| id - vqvae::FIRST_CODE_ID).collect();
-            codes.resize(POSITIONS, 0);
-            codes
-        })
-        .collect();
+    let (gru, short) = vq_prior::sample(&priors.gru, SAMPLES, &mut rng)?;
     Ok(([uniform, position, gru], short))
 }
 
@@ -235,10 +250,9 @@ pub fn run(
     let model = &run.model;
     let (train_codes, test_codes) = (model.codes_of(&images.train)?, model.codes_of(&images.test)?);
     let priors = fit_priors(cfg, &train_codes, &data, log)?;
-    let test_tokens: Vec<Vec<u32>> = test_codes.iter().map(|c| vqvae::prior_tokens(c)).collect();
-    let test_tokens = TokenData::new(&test_tokens, cfg.prior_schedule.batch_size, &Device::Cpu)?;
+    let all_test: Vec<usize> = (0..test_codes.len()).collect();
+    let test_tokens = vq_prior::sentences(&test_codes, &all_test, cfg.prior_schedule.batch_size, &Device::Cpu)?;
     let n_test = test_codes.len() as f64;
-    let (codes_used, perplexity) = vqvae::codebook_usage(&test_codes, cfg.model.codes);
     let vae = run_to_end(cfg.vae.clone(), dev, log)?;
     let last =
         vae.history.last().ok_or_else(|| ReportError::File { path: "vae config".into(), msg: "no epochs".into() })?;
@@ -253,17 +267,18 @@ pub fn run(
         quantization_curve: run.history.iter().map(|e| e.eval.terms[2].1).collect(),
         test: vqvae::score(model, &images.test)?,
         pixel_variance: pixel_variance(&images.train)?,
-        codes_used,
-        perplexity,
+        codebook: codebook_use(cfg, model, (&train_codes, &test_codes), dev)?,
         uniform_cost: vqvae::uniform_code_cost(&cfg.model),
         position_cost: test_codes.iter().map(|c| priors.position.cost(c)).sum::<f64>() / n_test,
         gru_cost: text_vae::lm_score(&priors.gru, &test_tokens)?.nll(),
-        prior_fit: priors.fit,
+        prior_fit: priors.fit.clone(),
         short_samples: short,
         vae_recon: last.recon,
         vae_kl: last.kl,
         vae_mse: vae_mse(&vae, &images.test)?,
-        parameters: run.varmap.all_vars().iter().map(|v| v.elem_count()).sum(),
+        parameters: parameter_count(&run.varmap),
+        vae_parameters: parameter_count(&vae.varmap),
+        prior_parameters: priors.gru_parameters,
         seconds_per_epoch: run.history.iter().map(|e| e.train_seconds).sum::<f64>() / run.history.len().max(1) as f64,
     };
     Ok((results, vec![recon_path, samples_path]))
@@ -291,20 +306,27 @@ pub fn table(r: &VqResults) -> String {
             r.config.model.codes, r.test.recon
         );
     }
+    let c = &r.codebook;
     md + &format!(
-        "\nOn the {} test digits the VQ-VAE uses {} of its {} codebook entries (perplexity {:.1}). Squared error per \
-         pixel of the reconstructions: VQ-VAE {:.4}, VAE {:.4} (from its code means); divided by the training pixels' \
-         variance ({:.4}): {:.3} and {:.3}. Training: {} epochs of {:.1} s; the GRU prior stopped after {} epochs \
-         (best epoch {}).\n",
+        "\nCodebook: the {} test digits use {} of the {} entries (perplexity {:.1}), the training digits {}; {} entries \
+         are exactly at their initial values, never chosen in any training batch. Squared error per pixel of the \
+         reconstructions: VQ-VAE {:.4}, VAE {:.4} (from its code means); divided by the training pixels' variance \
+         ({:.4}): {:.3} and {:.3}. Parameters: VQ-VAE {} (codebook included), GRU prior {}, VAE {}. Training: {} \
+         epochs of {:.1} s; the GRU prior stopped after {} epochs (best epoch {}).\n",
         super::thousands(r.test_digits),
-        r.codes_used,
+        c.test_used,
         r.config.model.codes,
-        r.perplexity,
+        c.perplexity,
+        c.train_used,
+        c.never_moved,
         r.test.mse,
         r.vae_mse,
         r.pixel_variance,
         r.test.mse / r.pixel_variance,
         r.vae_mse / r.pixel_variance,
+        super::thousands(r.parameters),
+        super::thousands(r.prior_parameters),
+        super::thousands(r.vae_parameters),
         r.curve.len(),
         r.seconds_per_epoch,
         r.prior_fit.valid.len(),
