@@ -933,13 +933,15 @@ fn vqvae_table_matches_its_data() {
         c.train_used
     ));
     says(format!("is {:.1}: as if about {} entries", c.perplexity, c.perplexity.round()));
-    let abandoned = k - c.train_used - c.never_moved;
-    says(format!("{} of the {} entries that the training digits do not use", c.never_moved, k - c.train_used));
-    says(format!("(the other {abandoned} were chosen for a while"));
+    says(format!("it does not move at all: {} entries are exactly at their initial values", c.never_moved));
     says(format!("never move ({} of {k} here)", c.never_moved));
     // The reconstruction comparison names its confounds: rate and network size.
     assert!(r.gru_cost > r.vae_kl && r.parameters < r.vae_parameters);
     says(format!("they cost {:.1} nats per digit, against the VAE's KL of {:.1}", r.gru_cost, r.vae_kl));
+    // The setup the prose states: the digits, the prior's split, the codebook's initial range.
+    assert_eq!((r.config.train_size, r.config.test_size, r.config.prior_valid), (None, None, 1000));
+    says(format!("\\pm 1/\\sqrt{{D}} = \\pm {}", 1.0 / (r.config.model.code_dim as f64).sqrt()));
+    says(format!("$49 \\ln {k} \\approx {:.1}$ nats per image", r.uniform_cost));
     says(format!(
         "a convolutional one of {} parameters against an MLP of {}",
         report::thousands(r.parameters),

@@ -206,7 +206,7 @@ impl CliModel for VqPrior {
 
     fn sample(run: &Run<Self>, data: &VqPriorData, seed: u64, out: &Path) -> Result<String> {
         let mut rng = SeededRng::derived(seed, "vq-prior-samples", 0);
-        let (codes, short) = vq_prior::sample(&run.model.lm, FIGURE_COLUMNS * 4, &mut rng)?;
+        let (codes, short) = vq_prior::sample(&run.model.lm, FIGURE_COLUMNS * 4, &mut rng, data.test_images.device())?;
         let p = pixels(&data.vqvae.decode_codes(&codes)?)?;
         let rows: Vec<(&str, Vec<f32>)> = p.chunks(FIGURE_COLUMNS * 784).map(|c| ("", c.to_vec())).collect();
         figures::labelled_rows(&rows, FIGURE_COLUMNS, "Codes drawn from the GRU prior, decoded by the VQ-VAE", out)?;

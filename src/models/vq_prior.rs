@@ -27,10 +27,10 @@ pub fn sentences(grids: &[Vec<u32>], rows: &[usize], batch: usize, dev: &Device)
     TokenData::new(&s, batch, dev)
 }
 
-/// `n` code grids drawn from the prior, and how many of them ended (drew `<eos>`) before 49
-/// codes; those are completed with code 0.
-pub fn sample(lm: &RnnLm, n: usize, rng: &mut SeededRng) -> Result<(Vec<Vec<u32>>, usize)> {
-    let h0 = Tensor::zeros((n, lm.cfg.hidden), DType::F32, &Device::Cpu)?;
+/// `n` code grids drawn from the prior (on `dev`, where it lives), and how many of them ended
+/// (drew `<eos>`) before 49 codes; those are completed with code 0.
+pub fn sample(lm: &RnnLm, n: usize, rng: &mut SeededRng, dev: &Device) -> Result<(Vec<Vec<u32>>, usize)> {
+    let h0 = Tensor::zeros((n, lm.cfg.hidden), DType::F32, dev)?;
     let drawn = lm.decoder.generate(None, h0, POSITIONS, Some(rng))?;
     let short = drawn.iter().filter(|s| s.len() < POSITIONS).count();
     let grids = drawn

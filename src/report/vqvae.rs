@@ -190,7 +190,7 @@ fn sample_codes(cfg: &VqConfig, priors: &Priors) -> Result<([CodeGrids; 3], usiz
     let uniform: Vec<Vec<u32>> =
         (0..SAMPLES).map(|_| (0..POSITIONS).map(|_| (rng.uniform_f64() * k).min(k - 1.0) as u32).collect()).collect();
     let position: Vec<Vec<u32>> = (0..SAMPLES).map(|_| priors.position.sample(&mut rng)).collect();
-    let (gru, short) = vq_prior::sample(&priors.gru, SAMPLES, &mut rng)?;
+    let (gru, short) = vq_prior::sample(&priors.gru, SAMPLES, &mut rng, &Device::Cpu)?;
     Ok(([uniform, position, gru], short))
 }
 
