@@ -32,19 +32,8 @@ pub fn reconstructions(model: &impl Autoencoder, x: &Tensor, n: usize, path: &Pa
     let n = n.min(x.dim(0)?);
     let x = x.narrow(0, 0, n)?;
     let (mu, _) = model.encode(&x)?;
-    let mut images = x.flatten_all()?.to_vec1::<f32>()?;
-    images.extend(probabilities(model, &mu)?);
-    let labels = ["test digit", "reconstruction"];
-    let grid = ImageGrid {
-        images: &images,
-        side: SIDE,
-        rows: 2,
-        cols: n,
-        title: "Test digits and their reconstructions",
-        row_labels: Some(&labels),
-        scale: 2,
-    };
-    Ok(grid.save(path)?)
+    let rows = [("test digit", pixels(&x)?), ("reconstruction", probabilities(model, &mu)?)];
+    labelled_rows(&rows, n, "Test digits and their reconstructions", path)
 }
 
 /// An 8x8 grid of `sigmoid(decode(z))` for `z ~ N(0, I)` drawn with `seed`: the pixel
@@ -131,6 +120,11 @@ pub fn label_grid(model: &crate::models::cvae::Cvae, labels: &[u8], z: &Tensor, 
         scale: 2,
     };
     Ok(grid.save(path)?)
+}
+
+/// The values of `t` as one flat vector (images one after the other, as [`labelled_rows`] takes them).
+pub fn pixels(t: &Tensor) -> candle_core::Result<Vec<f32>> {
+    t.flatten_all()?.to_vec1::<f32>()
 }
 
 /// Labelled rows of 28x28 images: each `(label, pixels)` holds `cols` images' values in [0, 1].

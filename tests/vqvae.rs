@@ -5,6 +5,7 @@ use vae_book::candle_core::{DType, Device, Tensor};
 use vae_book::candle_nn::{VarBuilder, VarMap};
 use vae_book::data::{Images, Mnist};
 use vae_book::init;
+use vae_book::models::vq_prior;
 use vae_book::models::vqvae::{self, POSITIONS, PositionPrior, VqVae, VqVaeConfig};
 use vae_book::prob::SeededRng;
 use vae_book::train::{Run, RunConfig};
@@ -117,8 +118,8 @@ fn priors_over_codes_are_distributions_and_usage_is_counted() {
     assert!((perplexity - 4.0).abs() < 0.05, "{perplexity}");
     assert_eq!(vqvae::codebook_usage(&seen, 8), (1, 1.0));
     // Prior tokens: <bos>, the codes past the four special tokens, <eos>.
-    let t = vqvae::prior_tokens(&[0, 5]);
-    assert_eq!(t, vec![1, vqvae::FIRST_CODE_ID, 5 + vqvae::FIRST_CODE_ID, 2]);
+    let t = vq_prior::prior_tokens(&[0, 5]);
+    assert_eq!(t, vec![1, vq_prior::FIRST_CODE_ID, 5 + vq_prior::FIRST_CODE_ID, 2]);
 }
 
 #[test]

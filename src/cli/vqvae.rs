@@ -6,7 +6,6 @@
 use super::images::{IMAGE_RUN, describe_images, load_mnist, square_digits};
 use super::{CliModel, DataSpec, ModelInfo, TrainArgs, positive};
 use crate::data::Images;
-use crate::data::tokens::SentenceSplits;
 use crate::figures;
 use crate::models::text_vae::{TextVaeConfig, lm_score};
 use crate::models::vq_prior::{self, VqPrior, VqPriorData};
@@ -19,8 +18,9 @@ use std::path::{Path, PathBuf};
 
 /// The Keras example trains 30 epochs.
 const VQ_RUN: RunConfig = RunConfig { epochs: 30, ..IMAGE_RUN };
-/// Images per figure row.
+/// Images per figure row, and rows of drawn samples.
 const FIGURE_COLUMNS: usize = 10;
+const FIGURE_ROWS: usize = 4;
 /// The chapter's schedule for the prior: at most 100 epochs, patience 3, batches of 64 images' codes.
 const PRIOR_RUN: RunConfig = RunConfig { epochs: 100, batch_size: 64, lr: 1e-3, seed: 42, patience: Some(3) };
 /// A ninth of the training images' codes (1,000 of the embedded 9,000), the same number from each
@@ -28,13 +28,16 @@ const PRIOR_RUN: RunConfig = RunConfig { epochs: 100, batch_size: 64, lr: 1e-3, 
 const VALID_SHARE: usize = 9;
 const CLASSES: usize = 10;
 
+/// Grids of codes decoded by `model`, `FIGURE_COLUMNS` images per row, into `out`.
+fn decoded_grids(model: &VqVae, codes: &[Vec<u32>], title: &str, out: &Path) -> Result<()> {
+    let p = figures::pixels(&model.decode_codes(codes)?)?;
+    let rows: Vec<(&str, Vec<f32>)> = p.chunks(FIGURE_COLUMNS * 784).map(|c| ("", c.to_vec())).collect();
+    Ok(figures::labelled_rows(&rows, FIGURE_COLUMNS, title, out)?)
+}
+
 /// The per-position prior counted on the training images' codes.
 fn position_prior(model: &VqVae, data: &Images) -> Result<PositionPrior> {
     Ok(PositionPrior::fit(&model.codes_of(&data.train)?, model.cfg.codes))
-}
-
-fn pixels(t: &candle_core::Tensor) -> Result<Vec<f32>> {
-    Ok(t.flatten_all()?.to_vec1::<f32>()?)
 }
 
 impl CliModel for VqVae {
@@ -84,7 +87,7 @@ impl CliModel for VqVae {
         let prior = position_prior(&run.model, data)?;
         let test = run.model.codes_of(&data.test)?;
         let cost = test.iter().map(|c| prior.cost(c)).sum::<f64>() / test.len().max(1) as f64;
-        let recon = out[1].1;
+        let recon = out.iter().find(|(n, _)| n.trim() == "recon").map_or(f64::NAN, |(_, v)| *v);
         out.push(("test -ELBO, prior per position counted on the training codes (exact)".into(), recon + cost));
         let (used, perplexity) = vqvae::codebook_usage(&test, run.cfg.codes);
         out.push(("codebook entries used by the test images".into(), used as f64));
@@ -95,17 +98,15 @@ impl CliModel for VqVae {
     fn sample(run: &Run<Self>, data: &Images, seed: u64, out: &Path) -> Result<String> {
         let prior = position_prior(&run.model, data)?;
         let mut rng = SeededRng::derived(seed, "vq-samples", 0);
-        let codes: Vec<Vec<u32>> = (0..FIGURE_COLUMNS * 4).map(|_| prior.sample(&mut rng)).collect();
-        let p = pixels(&run.model.decode_codes(&codes)?)?;
-        let rows: Vec<(&str, Vec<f32>)> = p.chunks(FIGURE_COLUMNS * 784).map(|c| ("", c.to_vec())).collect();
-        figures::labelled_rows(&rows, FIGURE_COLUMNS, "Codes drawn position by position, decoded", out)?;
+        let codes: Vec<Vec<u32>> = (0..FIGURE_ROWS * FIGURE_COLUMNS).map(|_| prior.sample(&mut rng)).collect();
+        decoded_grids(&run.model, &codes, "Codes drawn position by position, decoded", out)?;
         Ok(format!("figure: {}", out.display()))
     }
 
     fn reconstruct(run: &Run<Self>, data: &Images, n: usize, out: &Path) -> Result<()> {
         let x = data.test.narrow(0, 0, n.min(data.test.dim(0)?))?;
         let recon = candle_nn::ops::sigmoid(&run.model.forward(&x)?.logits)?;
-        let rows = [("test image", pixels(&x)?), ("reconstruction", pixels(&recon)?)];
+        let rows = [("test image", figures::pixels(&x)?), ("reconstruction", figures::pixels(&recon)?)];
         let title = format!("Test images and their reconstructions from {} codes", vqvae::POSITIONS);
         Ok(figures::labelled_rows(&rows, x.dim(0)?, &title, out)?)
     }
@@ -156,14 +157,7 @@ impl CliModel for VqPrior {
         let (keep, held) = data.train.balanced_holdout(valid).map_err(anyhow::Error::msg)?;
         let images = Images::from_mnist(&data, dev)?;
         let (train, test) = (vqvae.codes_of(&images.train)?, vqvae.codes_of(&images.test)?);
-        let all_test: Vec<usize> = (0..test.len()).collect();
-        let b = run.batch_size;
-        let codes = SentenceSplits {
-            train: vq_prior::sentences(&train, &keep, b, dev)?,
-            valid: vq_prior::sentences(&train, &held, b, dev)?,
-            test: Some(vq_prior::sentences(&test, &all_test, b, dev)?),
-            vocab: None,
-        };
+        let codes = vq_prior::splits(&train, (&keep, &held), &test, run.batch_size, dev)?;
         Ok(VqPriorData { codes, vqvae, test_images: images.test })
     }
 
@@ -206,10 +200,9 @@ impl CliModel for VqPrior {
 
     fn sample(run: &Run<Self>, data: &VqPriorData, seed: u64, out: &Path) -> Result<String> {
         let mut rng = SeededRng::derived(seed, "vq-prior-samples", 0);
-        let (codes, short) = vq_prior::sample(&run.model.lm, FIGURE_COLUMNS * 4, &mut rng, data.test_images.device())?;
-        let p = pixels(&data.vqvae.decode_codes(&codes)?)?;
-        let rows: Vec<(&str, Vec<f32>)> = p.chunks(FIGURE_COLUMNS * 784).map(|c| ("", c.to_vec())).collect();
-        figures::labelled_rows(&rows, FIGURE_COLUMNS, "Codes drawn from the GRU prior, decoded by the VQ-VAE", out)?;
+        let n = FIGURE_ROWS * FIGURE_COLUMNS;
+        let (codes, short) = vq_prior::sample(&run.model.lm, n, &mut rng, data.test_images.device())?;
+        decoded_grids(&data.vqvae, &codes, "Codes drawn from the GRU prior, decoded by the VQ-VAE", out)?;
         Ok(format!("figure: {} ({short} of {} draws ended early)", out.display(), codes.len()))
     }
 }

@@ -4,9 +4,10 @@
 //! `-log p(codes)` is the code cost in the VQ-VAE's bound, and its samples, decoded by the VQ-VAE,
 //! are new images.
 
+use crate::data::sotu::Vocabulary;
 use crate::data::tokens::{SentenceSplits, TokenData};
 use crate::models::text_vae::{RnnLm, TextVaeConfig};
-use crate::models::vqvae::{self, FIRST_CODE_ID, POSITIONS, VqVae};
+use crate::models::vqvae::{POSITIONS, VqVae};
 use crate::prob::SeededRng;
 use crate::train::{LossTerms, Model, Score, Step};
 use candle_core::{DType, Device, Result, Tensor};
@@ -16,6 +17,19 @@ use candle_nn::VarBuilder;
 pub const EMBEDDING: usize = 32;
 pub const HIDDEN: usize = 128;
 
+/// The id of code `k` in the prior's vocabulary: the text models' four special tokens come first.
+pub const FIRST_CODE_ID: u32 = 4;
+
+/// An image's codes as a "sentence" for the prior (the [`RnnLm`]):
+/// `<bos>`, the 49 codes shifted past the special tokens, `<eos>`.
+pub fn prior_tokens(codes: &[u32]) -> Vec<u32> {
+    let mut s = Vec::with_capacity(codes.len() + 2);
+    s.push(Vocabulary::BOS);
+    s.extend(codes.iter().map(|&k| k + FIRST_CODE_ID));
+    s.push(Vocabulary::EOS);
+    s
+}
+
 /// The prior's configuration for a codebook of `codes` entries.
 pub fn config(codes: usize, hidden: usize) -> TextVaeConfig {
     TextVaeConfig { vocab: codes + FIRST_CODE_ID as usize, embedding: EMBEDDING, hidden, latent_dim: 0 }
@@ -23,8 +37,26 @@ pub fn config(codes: usize, hidden: usize) -> TextVaeConfig {
 
 /// The code grids at `rows` as the prior's sentences, in length buckets of `batch`.
 pub fn sentences(grids: &[Vec<u32>], rows: &[usize], batch: usize, dev: &Device) -> Result<TokenData> {
-    let s: Vec<Vec<u32>> = rows.iter().map(|&i| vqvae::prior_tokens(&grids[i])).collect();
+    let s: Vec<Vec<u32>> = rows.iter().map(|&i| prior_tokens(&grids[i])).collect();
     TokenData::new(&s, batch, dev)
+}
+
+/// The prior's data: the training grids at `keep` (it learns from them) and at `held` (it stops on
+/// them), and every test grid; in length buckets of `batch`.
+pub fn splits(
+    train: &[Vec<u32>],
+    (keep, held): (&[usize], &[usize]),
+    test: &[Vec<u32>],
+    batch: usize,
+    dev: &Device,
+) -> Result<SentenceSplits> {
+    let all_test: Vec<usize> = (0..test.len()).collect();
+    Ok(SentenceSplits {
+        train: sentences(train, keep, batch, dev)?,
+        valid: sentences(train, held, batch, dev)?,
+        test: Some(sentences(test, &all_test, batch, dev)?),
+        vocab: None,
+    })
 }
 
 /// `n` code grids drawn from the prior (on `dev`, where it lives), and how many of them ended

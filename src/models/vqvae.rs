@@ -16,7 +16,6 @@
 
 use crate::cpu::conv;
 use crate::data::Images;
-use crate::data::sotu::Vocabulary;
 use crate::models::vae::bernoulli_log_likelihood_fast;
 use crate::prob::SeededRng;
 use crate::train::{LossTerms, Model, Score, Step};
@@ -236,19 +235,6 @@ pub fn score(model: &VqVae, x: &Tensor) -> Result<VqScore> {
 /// The code cost under the uniform prior the model trains with: `49 ln K` nats per image.
 pub fn uniform_code_cost(cfg: &VqVaeConfig) -> f64 {
     POSITIONS as f64 * (cfg.codes as f64).ln()
-}
-
-/// The id of code `k` in the prior's vocabulary: the text models' four special tokens come first.
-pub const FIRST_CODE_ID: u32 = 4;
-
-/// An image's codes as a "sentence" for the prior (a [`crate::models::text_vae::RnnLm`]):
-/// `<bos>`, the 49 codes shifted past the special tokens, `<eos>`.
-pub fn prior_tokens(codes: &[u32]) -> Vec<u32> {
-    let mut s = Vec::with_capacity(codes.len() + 2);
-    s.push(Vocabulary::BOS);
-    s.extend(codes.iter().map(|&k| k + FIRST_CODE_ID));
-    s.push(Vocabulary::EOS);
-    s
 }
 
 impl Model for VqVae {

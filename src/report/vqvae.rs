@@ -3,6 +3,7 @@
 //! position, a GRU reading them in raster order), beside the VAE chapter's MLP VAE.
 
 use super::{ReportError, generated_dir, run_to_end, write_atomic, write_json};
+use crate::data::tokens::SentenceSplits;
 use crate::data::{Images, Mnist};
 use crate::figures;
 use crate::models::text_vae::{self, RnnLm, TextVaeConfig};
@@ -149,34 +150,35 @@ fn digits(cfg: &VqConfig) -> Result<Mnist, ReportError> {
     Ok(data)
 }
 
-/// The two fitted priors and the GRU's training record.
+/// The two fitted priors, the GRU's training record, and the code sentences it read.
 struct Priors {
     position: PositionPrior,
     gru: RnnLm,
     gru_parameters: usize,
     fit: Fit,
+    codes: SentenceSplits,
 }
 
 /// Fits both priors on the codes of the training digits: the counts on all of them, the GRU on
 /// most of them, stopping on a class-balanced held-out part.
 fn fit_priors(
     cfg: &VqConfig,
-    train_codes: &[Vec<u32>],
+    (train_codes, test_codes): (&[Vec<u32>], &[Vec<u32>]),
     data: &Mnist,
     log: &mut dyn FnMut(String),
 ) -> Result<Priors, ReportError> {
-    let (keep, valid) = data
+    let holdout = data
         .train
         .balanced_holdout(cfg.prior_valid)
         .map_err(|msg| ReportError::File { path: "vq-vae prior config".into(), msg })?;
-    let (b, dev) = (cfg.prior_schedule.batch_size, Device::Cpu);
-    let (train, held) =
-        (vq_prior::sentences(train_codes, &keep, b, &dev)?, vq_prior::sentences(train_codes, &valid, b, &dev)?);
+    let (keep, held) = (holdout.0.as_slice(), holdout.1.as_slice());
+    let codes = vq_prior::splits(train_codes, (keep, held), test_codes, cfg.prior_schedule.batch_size, &Device::Cpu)?;
     let position = PositionPrior::fit(train_codes, cfg.model.codes);
-    let (gru, varmap, fit) = text_vae::train_lm(cfg.prior, (&train, &held), cfg.prior_schedule, |e, t, v| {
-        log(format!("    GRU prior epoch {e}: nats per code train {t:.3}, validation -log p(codes) {v:.2}"))
-    })?;
-    Ok(Priors { position, gru, gru_parameters: parameter_count(&varmap), fit })
+    let (gru, varmap, fit) =
+        text_vae::train_lm(cfg.prior, (&codes.train, &codes.valid), cfg.prior_schedule, |e, t, v| {
+            log(format!("    GRU prior epoch {e}: nats per code train {t:.3}, validation -log p(codes) {v:.2}"))
+        })?;
+    Ok(Priors { position, gru, gru_parameters: parameter_count(&varmap), fit, codes })
 }
 
 /// Code grids, one `Vec` of 49 codes per image.
@@ -194,17 +196,16 @@ fn sample_codes(cfg: &VqConfig, priors: &Priors) -> Result<([CodeGrids; 3], usiz
     Ok(([uniform, position, gru], short))
 }
 
-/// Pixel values of `t` as one flat vector.
-fn pixels(t: &Tensor) -> candle_core::Result<Vec<f32>> {
-    t.flatten_all()?.to_vec1::<f32>()
-}
-
 /// Test digits above their VQ-VAE and MLP VAE reconstructions.
 fn reconstructions_figure(model: &VqVae, vae: &Trainer, x: &Tensor, path: &Path) -> Result<(), ReportError> {
     let x = x.narrow(0, 0, SAMPLES.min(x.dim(0)?))?;
     let vq = candle_nn::ops::sigmoid(&model.forward(&x)?.logits)?;
     let mlp = candle_nn::ops::sigmoid(&vae.model.decode(&vae.model.encode(&x)?.0)?)?;
-    let rows = [("test digit", pixels(&x)?), ("VQ-VAE (49 codes)", pixels(&vq)?), ("VAE (20-D code)", pixels(&mlp)?)];
+    let rows = [
+        ("test digit", figures::pixels(&x)?),
+        ("VQ-VAE (49 codes)", figures::pixels(&vq)?),
+        ("VAE (20-D code)", figures::pixels(&mlp)?),
+    ];
     let title = "Test digits, reconstructed by the VQ-VAE and by the VAE";
     Ok(figures::labelled_rows(&rows, x.dim(0)?, title, path)?)
 }
@@ -214,7 +215,7 @@ fn samples_figure(model: &VqVae, samples: &[CodeGrids; 3], path: &Path) -> Resul
     let labels = ["uniform prior", "per-position prior", "GRU prior"];
     let mut rows = Vec::new();
     for (label, codes) in labels.into_iter().zip(samples) {
-        rows.push((label, pixels(&model.decode_codes(codes)?)?));
+        rows.push((label, figures::pixels(&model.decode_codes(codes)?)?));
     }
     Ok(figures::labelled_rows(&rows, SAMPLES, "Codes drawn from three priors, decoded by the VQ-VAE", path)?)
 }
@@ -249,9 +250,12 @@ pub fn run(
     })?;
     let model = &run.model;
     let (train_codes, test_codes) = (model.codes_of(&images.train)?, model.codes_of(&images.test)?);
-    let priors = fit_priors(cfg, &train_codes, &data, log)?;
-    let all_test: Vec<usize> = (0..test_codes.len()).collect();
-    let test_tokens = vq_prior::sentences(&test_codes, &all_test, cfg.prior_schedule.batch_size, &Device::Cpu)?;
+    let priors = fit_priors(cfg, (&train_codes, &test_codes), &data, log)?;
+    let test_tokens = priors
+        .codes
+        .test
+        .as_ref()
+        .ok_or_else(|| ReportError::File { path: "vq-vae prior".into(), msg: "no test codes".into() })?;
     let n_test = test_codes.len() as f64;
     let vae = run_to_end(cfg.vae.clone(), dev, log)?;
     let last =
@@ -270,7 +274,7 @@ pub fn run(
         codebook: codebook_use(cfg, model, (&train_codes, &test_codes), dev)?,
         uniform_cost: vqvae::uniform_code_cost(&cfg.model),
         position_cost: test_codes.iter().map(|c| priors.position.cost(c)).sum::<f64>() / n_test,
-        gru_cost: text_vae::lm_score(&priors.gru, &test_tokens)?.nll(),
+        gru_cost: text_vae::lm_score(&priors.gru, test_tokens)?.nll(),
         prior_fit: priors.fit.clone(),
         short_samples: short,
         vae_recon: last.recon,
