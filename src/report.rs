@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub mod beta_vae;
+pub mod blur;
 pub mod conv;
 pub mod cvae;
 pub mod iwae;
@@ -111,6 +112,21 @@ pub fn book_configs() -> (TrainConfig, TrainConfig) {
     let mut latent2 = default.clone();
     latent2.model.latent_dim = 2;
     (default, latent2)
+}
+
+/// An embedded image set, cut to its first `train` and `test` images where they are given.
+pub fn embedded_images(
+    set: crate::data::ImageSet,
+    (train, test): (Option<usize>, Option<usize>),
+) -> Result<crate::data::Mnist, ReportError> {
+    let mut data = crate::data::Mnist::embedded_set(set).map_err(TrainError::from)?;
+    if let Some(n) = train {
+        data.train = data.train.take(n);
+    }
+    if let Some(n) = test {
+        data.test = data.test.take(n);
+    }
+    Ok(data)
 }
 
 /// Trains `cfg` to the end, reporting each epoch through `log`.
@@ -220,10 +236,11 @@ pub fn same_arithmetic_as_the_book() -> bool {
 /// trainings, under a minute), `iwae` (VAE and IWAEs with bounds up to k = 5000: about 7 minutes),
 /// `conv` (the convolutional VAE against the MLP, 2-D codes), `cvae` (the conditional VAE),
 /// `quadrants` (completing digits from 1-3 quadrants: baseline against CVAE), `vqvae` (a VQ-VAE
-/// and three priors over its codes), `sequences` (VRNN
+/// and three priors over its codes), `blur` (blur measured: a classifier's Fréchet distance and
+/// sharpness of VAE and VAE-GAN images, digits and clothes), `sequences` (VRNN
 /// against a GRU on Bach chorales and on digits read row by row), `text` (sentence VAEs against a
 /// GRU language model on State of the Union sentences).
-pub const CHAPTERS: [&str; 13] = [
+pub const CHAPTERS: [&str; 14] = [
     "vae",
     "vi",
     "bayes",
@@ -235,6 +252,7 @@ pub const CHAPTERS: [&str; 13] = [
     "cvae",
     "quadrants",
     "vqvae",
+    "blur",
     "sequences",
     "text",
 ];
@@ -294,6 +312,10 @@ pub fn book_figures(
     if wanted("vqvae") {
         log("  VQ-VAE: 49 discrete codes per digit, three priors over them".into());
         written.extend(vqvae::book(book_src, dev, &mut log)?);
+    }
+    if wanted("blur") {
+        log("  blur: Fréchet distance and sharpness of VAE and VAE-GAN images".into());
+        written.extend(blur::book(book_src, dev, &mut log)?);
     }
     if wanted("sequences") {
         log("  sequences: VRNN against a GRU on Bach chorales and on MNIST rows".into());

@@ -976,3 +976,116 @@ fn vqvae_table_matches_its_data() {
     ));
     assert_eq!(q.len(), 30);
 }
+
+/// The blur chapter's table is rendered from its committed results, which say what the chapter says.
+#[test]
+fn blur_table_matches_its_data() {
+    use report::blur::{self, BlurConfig, BlurResults, ROWS};
+    let dir = report::generated_dir(&book_src());
+    let r: BlurResults = serde_json::from_str(&std::fs::read_to_string(dir.join("blur.json")).unwrap()).unwrap();
+    assert_eq!(r.config, BlurConfig::book());
+    assert_eq!(std::fs::read_to_string(dir.join("blur.md")).unwrap(), blur::table(&r));
+    let text = std::fs::read_to_string(book_src().join("blur.md")).unwrap();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let says = |s: String| assert!(text.contains(&s), "the chapter must say: {s}");
+    let [digits, clothes] = &r.data[..] else { panic!("two data sets") };
+    assert_eq!((digits.set, clothes.set), (vae_book::data::ImageSet::Mnist, vae_book::data::ImageSet::Fashion));
+    assert!(digits.scores.iter().map(|s| s.name.as_str()).eq(ROWS));
+    let [held, recon, mean, pixels, fitted, gan_recon, gan, unstable] = &digits.scores[..] else { panic!() };
+    let c = &clothes.scores;
+    says(format!(
+        "test error {:.1}% on the digits, {:.1}% on the clothes",
+        100.0 * digits.classifier_error,
+        100.0 * clothes.classifier_error
+    ));
+    says(format!("test −ELBO {:.2} on the digits", digits.vae_recon + digits.vae_kl));
+    says(format!("about {:.0} nats per digit", digits.vae_kl));
+    // The floor and the reconstructions: close, half as sharp.
+    assert!(held.frechet < recon.frechet && recon.frechet < 2.0 * held.frechet);
+    says(format!("Held-out digits are {:.2} from the training digits", held.frechet));
+    says(format!("At {:.2} the reconstructions", recon.frechet));
+    says(format!("their sharpness is {:.4} against the data's {:.4}", recon.sharpness, held.sharpness));
+    assert!(recon.sharpness < 0.6 * held.sharpness);
+    // Samples: farther and the blurriest row.
+    let least_sharp = digits.scores.iter().map(|s| s.sharpness).fold(f64::INFINITY, f64::min);
+    assert_eq!(mean.sharpness, least_sharp);
+    says(format!("are {:.2} from the data, with sharpness {:.4}, the lowest", mean.frechet, mean.sharpness));
+    // Bernoulli pixels: noisy (twice the data's sharpness), yet a lower distance.
+    assert!(pixels.sharpness > 2.0 * held.sharpness && pixels.frechet < mean.frechet);
+    says(format!(
+        "sharpness {:.4}, more than twice the data's. Their Fréchet distance, {:.2}",
+        pixels.sharpness, pixels.frechet
+    ));
+    // The prior hole: a fitted Gaussian is closer, by most of the distance on the clothes.
+    assert!(fitted.frechet < mean.frechet && c[4].frechet < 0.5 * c[2].frechet && fitted.frechet > recon.frechet);
+    says(format!(
+        "gives {:.2} instead of {:.2} on the digits, and {:.2} instead of {:.2} on the clothes",
+        fitted.frechet, mean.frechet, c[4].frechet, c[2].frechet
+    ));
+    // The VAE-GAN: sharper than the VAE and the data, farther at the end, fewer classes.
+    for (d, name) in [(&digits.scores, "digits"), (c, "clothes")] {
+        assert!(d[6].sharpness > d[0].sharpness && d[6].sharpness > d[2].sharpness, "{name}");
+        assert!(d[6].top_class > d[2].top_class && d[2].top_class > d[0].top_class, "{name}");
+        assert!(d[7].frechet > 2.0 * d[6].frechet && d[7].top_class >= d[6].top_class, "{name}");
+    }
+    let ratio = |a: f64, b: f64| (a / b).round();
+    says(format!(
+        "sharpness {:.4} on the digits and {:.4} on the clothes, {} and {} times the VAE samples' ({:.4}, {:.4}) and above the data's own ({:.4}, {:.4})",
+        gan.sharpness,
+        c[6].sharpness,
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+            [ratio(gan.sharpness, mean.sharpness) as usize],
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+            [ratio(c[6].sharpness, c[2].sharpness) as usize],
+        mean.sharpness,
+        c[2].sharpness,
+        held.sharpness,
+        c[0].sharpness
+    ));
+    says(format!("its samples are {:.2} from the data, the VAE's {:.2}", gan.frechet, mean.frechet));
+    assert!(digits.vaegan_curve.iter().zip(&digits.vae_curve).all(|(g, v)| g > v));
+    let ahead = clothes.vaegan_curve.iter().zip(&clothes.vae_curve).filter(|(g, v)| g < v).count();
+    let (best, best_epoch) = clothes
+        .vaegan_curve
+        .iter()
+        .enumerate()
+        .map(|(e, &f)| (f, e + 1))
+        .fold((f64::INFINITY, 0), |a, b| if b.0 < a.0 { b } else { a });
+    let epochs = clothes.vaegan_curve.len();
+    assert!(clothes.vaegan_curve[epochs - 1] > clothes.vae_curve[epochs - 1]);
+    says(format!(
+        "ahead of the VAE after {ahead} of the {epochs} epochs (its lowest is {best:.2} at epoch {best_epoch}, against the VAE's {:.2} at the end), and behind at the last one, {:.2}",
+        c[2].frechet, c[6].frechet
+    ));
+    let pct = |v: f64| format!("{:.0}%", 100.0 * v);
+    says(format!(
+        "puts {} of its digit samples and {} of its clothes in one class, against {} and {} for the VAE and {} for held-out images",
+        pct(gan.top_class),
+        pct(c[6].top_class),
+        pct(mean.top_class),
+        pct(c[2].top_class),
+        pct(held.top_class)
+    ));
+    assert_eq!(pct(held.top_class), pct(c[0].top_class));
+    says(format!("far from the data ({:.2} on the digits, against the VAE's {:.2})", gan_recon.frechet, recon.frechet));
+    says(format!(
+        "the samples end at {:.2} (digits) and {:.2} (clothes), with {} in a single class on both",
+        unstable.frechet,
+        c[7].frechet,
+        pct(unstable.top_class)
+    ));
+    assert_eq!(pct(unstable.top_class), pct(c[7].top_class));
+    let rises = clothes.vae_curve.windows(2).filter(|w| w[1] > w[0]).count();
+    assert_eq!(rises, 3, "the clothes caption says the VAE's distance falls in all but three epochs");
+    // The setup the prose states.
+    assert_eq!(
+        (r.config.vaegan.gamma, r.config.unstable.gamma, r.config.vaegan_run.epochs, r.config.samples),
+        (1.0, 0.0, 30, 1000)
+    );
+    assert_eq!((r.config.classifier.features, r.config.classifier_run.epochs, r.config.vae.epochs), (64, 10, 30));
+    assert!(
+        (4.5..6.0).contains(&digits.vaegan_seconds_per_epoch),
+        "about 5 s per epoch: {}",
+        digits.vaegan_seconds_per_epoch
+    );
+}

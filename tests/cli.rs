@@ -152,6 +152,14 @@ fn wrong_model_flag_or_data_names_the_choices() {
         "--commitment must be a number of at least 0",
     );
     assert_clean_failure(
+        &vae(&["train", "--model", "vaegan", "--gamma", "nan", "--out", d]),
+        "--gamma must be a number of at least 0",
+    );
+    assert_clean_failure(
+        &vae(&["train", "--model", "classifier", "--gamma", "1", "--out", d]),
+        "does not take --gamma",
+    );
+    assert_clean_failure(
         &vae(&["train", "--model", "conv", "--data", "cifar", "--out", d]),
         "does not train on --data cifar; choose mnist or fashion",
     );
@@ -229,7 +237,8 @@ fn train_resume_eval(model: &str, extra: &[&str]) -> (tempfile::TempDir, std::pa
     let ckpt = out.join("checkpoint.safetensors");
     let o = vae(&["eval", "--checkpoint", ckpt.to_str().unwrap(), "--k", "3"]);
     assert!(o.status.success(), "{model}: {}", text(&o));
-    assert!(text(&o).contains("importance sampled") || text(&o).contains("exact"), "{}", text(&o));
+    let numbers = ["importance sampled", "exact", "no ELBO", "error rate"];
+    assert!(numbers.iter().any(|n| text(&o).contains(n)), "{}", text(&o));
     // Resuming as another model is refused by name.
     let other = if model == "conv" { "cvae" } else { "conv" };
     assert_clean_failure(
@@ -248,6 +257,7 @@ fn every_image_model_trains_resumes_evaluates_and_draws() {
         ("iwae", vec!["--k", "2", "--hidden", "32"]),
         ("cvae", vec!["--hidden", "32"]),
         ("vqvae", vec!["--codes", "16", "--code-dim", "4"]),
+        ("vaegan", vec!["--hidden", "32", "--gamma", "2"]),
     ] {
         let mut args = extra.clone();
         args.extend(IMAGES);
@@ -262,6 +272,13 @@ fn every_image_model_trains_resumes_evaluates_and_draws() {
             assert!(w > 100 && h > 50 && levels > 5, "{model} {command}: {w}x{h}, {levels} grey levels");
         }
     }
+}
+
+#[test]
+fn the_classifier_trains_and_reports_its_error_rate() {
+    let (_dir, ckpt) = train_resume_eval("classifier", &[&["--hidden", "32"][..], &IMAGES[..]].concat());
+    let o = vae(&["eval", "--checkpoint", ckpt.to_str().unwrap()]);
+    assert!(o.status.success() && text(&o).contains("test error rate"), "{}", text(&o));
 }
 
 #[test]

@@ -10,6 +10,7 @@ use vae_book::data::sequences::{SeqData, SeqSplits};
 use vae_book::data::sotu::Vocabulary;
 use vae_book::data::tokens::{SentenceSplits, TokenData};
 use vae_book::data::{BinarizedImages, Images, Mnist};
+use vae_book::models::classifier::{Classifier, ClassifierConfig};
 use vae_book::models::conv_vae::{ConvVae, ConvVaeConfig};
 use vae_book::models::cvae::{Cvae, CvaeConfig};
 use vae_book::models::iwae::{Iwae, IwaeConfig};
@@ -17,6 +18,7 @@ use vae_book::models::likelihood::{Likelihood, LikelihoodConfig, LikelihoodVae};
 use vae_book::models::quadrant::{Baseline, BaselineData, CvaeData, QuadrantConfig, QuadrantCvae, Task};
 use vae_book::models::text_vae::{KlWeight, Remedies, RnnLm, TextVae, TextVaeConfig, TextVaeTraining};
 use vae_book::models::vae::VaeConfig;
+use vae_book::models::vae_gan::{VaeGan, VaeGanConfig};
 use vae_book::models::vqvae::{VqVae, VqVaeConfig};
 use vae_book::models::vrnn::{RnnBaseline, Vrnn, VrnnConfig};
 use vae_book::prob::SeededRng;
@@ -73,6 +75,13 @@ fn image_models_resume_exactly() {
     let images = Images::from_mnist(&m, &dev).unwrap();
     resumes_exactly::<ConvVae>(ConvVaeConfig { latent_dim: 2 }, schedule(64, None), &images);
     resumes_exactly::<VqVae>(VqVaeConfig { codes: 16, code_dim: 4, beta: 0.25 }, schedule(64, None), &images);
+    let gan = VaeGanConfig { hidden: 32, latent_dim: 4, disc_features: 32, disc_hidden: 16, ..VaeGanConfig::default() };
+    resumes_exactly::<VaeGan>(gan, schedule(64, None), &images);
+    resumes_exactly::<Classifier>(
+        ClassifierConfig { hidden: 32, ..ClassifierConfig::default() },
+        schedule(64, None),
+        &images,
+    );
     let small = CvaeConfig { hidden: 32, ..CvaeConfig::default() };
     resumes_exactly::<Cvae>(small, schedule(64, Some(1)), &images);
     let binarized = BinarizedImages::new(&m.train, &m.test, 7, &dev).unwrap();

@@ -19,6 +19,7 @@ pub mod mlp;
 mod quadrants;
 mod sequences;
 mod text;
+mod vaegan;
 mod vqvae;
 
 pub use driver::{eval, reconstruct, sample, train_model};
@@ -108,6 +109,20 @@ pub const VQ_PRIOR: ModelInfo = ModelInfo {
     flags: &["--vqvae", "--hidden", "--data-dir", "--train-size", "--test-size"],
 };
 
+pub const VAEGAN: ModelInfo = ModelInfo {
+    name: "vaegan",
+    about: "the VAE-GAN of Larsen et al.: reconstruction in a discriminator's features (--gamma)",
+    data: &["mnist", "fashion"],
+    flags: &["--gamma", "--latent-dim", "--hidden", "--data-dir", "--train-size", "--test-size"],
+};
+
+pub const CLASSIFIER: ModelInfo = ModelInfo {
+    name: "classifier",
+    about: "the image classifier whose features the blur chapter's Fréchet distance uses",
+    data: &["mnist", "fashion"],
+    flags: &["--hidden", "--data-dir", "--train-size", "--test-size"],
+};
+
 pub const VRNN: ModelInfo = ModelInfo {
     name: "vrnn",
     about: "the variational RNN on Bach chorales (beats) or MNIST digits read row by row",
@@ -130,8 +145,22 @@ pub const TEXT: ModelInfo = ModelInfo {
 };
 
 /// Every model `vae train --model` knows, in the book's order.
-pub const MODELS: [ModelInfo; 12] =
-    [MLP, LIKELIHOOD, CONV, IWAE, CVAE, QUADRANT_BASELINE, QUADRANT, VQVAE, VQ_PRIOR, VRNN, RNN, TEXT];
+pub const MODELS: [ModelInfo; 14] = [
+    MLP,
+    LIKELIHOOD,
+    CONV,
+    IWAE,
+    CVAE,
+    QUADRANT_BASELINE,
+    QUADRANT,
+    VQVAE,
+    VQ_PRIOR,
+    VAEGAN,
+    CLASSIFIER,
+    VRNN,
+    RNN,
+    TEXT,
+];
 
 /// The `vae train --help` text that lists the models.
 pub fn models_help() -> String {
@@ -206,6 +235,10 @@ pub struct TrainArgs {
     /// vq-prior: the checkpoint of a trained vqvae run, whose codes the prior learns.
     #[arg(long)]
     pub vqvae: Option<PathBuf>,
+    /// vaegan: weight of the feature reconstruction in the decoder's loss, against fooling the
+    /// discriminator [default: 1].
+    #[arg(long)]
+    pub gamma: Option<f64>,
     /// quadrant models: how many quadrants of each digit are shown (1, 2 or 3) [default: 2].
     #[arg(long)]
     pub quadrants: Option<usize>,
@@ -265,6 +298,7 @@ impl TrainArgs {
             ("--code-dim", self.code_dim.is_some()),
             ("--commitment", self.commitment.is_some()),
             ("--vqvae", self.vqvae.is_some()),
+            ("--gamma", self.gamma.is_some()),
             ("--quadrants", self.quadrants.is_some()),
             ("--baseline", self.baseline.is_some()),
             ("--data-dir", self.data_dir.is_some()),
@@ -466,6 +500,8 @@ macro_rules! dispatch_model {
             "quadrant" => $f::<$crate::models::quadrant::QuadrantCvae>($($arg),*),
             "vqvae" => $f::<$crate::models::vqvae::VqVae>($($arg),*),
             "vq-prior" => $f::<$crate::models::vq_prior::VqPrior>($($arg),*),
+            "vaegan" => $f::<$crate::models::vae_gan::VaeGan>($($arg),*),
+            "classifier" => $f::<$crate::models::classifier::Classifier>($($arg),*),
             "vrnn" => $f::<$crate::models::vrnn::Vrnn>($($arg),*),
             "rnn" => $f::<$crate::models::vrnn::RnnBaseline>($($arg),*),
             "text" => $f::<$crate::models::text_vae::TextVae>($($arg),*),

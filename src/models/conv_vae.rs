@@ -178,7 +178,7 @@ impl Model for ConvVae {
         let x = data.batch(at.rows)?;
         let eps = noise.normal(&[at.rows.len(), cfg.latent_dim], x.device())?;
         let l = negative_elbo_fast(&x, &self.forward_fast(&x, &eps)?)?;
-        Ok(LossTerms { objective: l.total, terms: vec![("recon", l.recon), ("kl", l.kl)] })
+        Ok(LossTerms::new(l.total, vec![("recon", l.recon), ("kl", l.kl)]))
     }
 
     fn evaluate(&self, _cfg: &ConvVaeConfig, data: &Images, seed: u64) -> Result<Score> {

@@ -101,7 +101,7 @@ impl Model for Cvae {
         let y = one_hot(&data.batch_labels(at.rows), cfg.classes, x.device())?;
         let eps = noise.normal(&[at.rows.len(), cfg.latent_dim], x.device())?;
         let l = negative_elbo(&x, &self.forward(&x, &y, &eps)?)?;
-        Ok(LossTerms { objective: l.total, terms: vec![("recon", l.recon), ("kl", l.kl)] })
+        Ok(LossTerms::new(l.total, vec![("recon", l.recon), ("kl", l.kl)]))
     }
 
     fn evaluate(&self, _cfg: &CvaeConfig, data: &Images, seed: u64) -> Result<Score> {

@@ -217,7 +217,7 @@ impl Model for LikelihoodVae {
         // The mistake: a per-pixel average makes the reconstruction 784 times lighter than the KL.
         let pixels = if cfg.pixel_mean { cfg.model.input_dim as f64 } else { 1.0 };
         let objective = ((&recon / pixels)? + &kl)?;
-        Ok(LossTerms { objective, terms: vec![("recon", recon), ("kl", kl)] })
+        Ok(LossTerms::new(objective, vec![("recon", recon), ("kl", kl)]))
     }
     // ANCHOR_END: loss
 

@@ -1,6 +1,8 @@
 //! The models of the book, one per file with its loss. The chapters teach them in this order:
-//! `vae`, `likelihood`, `conv_vae`, `iwae`, `cvae` and `quadrant`, `vrnn`, `text_vae`, `vqvae`.
+//! `vae`, `likelihood`, `conv_vae`, `iwae`, `cvae` and `quadrant`, `vrnn`, `text_vae`, `vqvae`
+//! (with `vq_prior`), `vae_gan` (with `classifier`, whose features measure blur).
 
+pub mod classifier;
 pub mod conv_vae;
 pub mod cvae;
 pub mod iwae;
@@ -8,6 +10,7 @@ pub mod likelihood;
 pub mod quadrant;
 pub mod text_vae;
 pub mod vae;
+pub mod vae_gan;
 pub mod vq_prior;
 pub mod vqvae;
 pub mod vrnn;

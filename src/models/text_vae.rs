@@ -462,7 +462,7 @@ impl Model for TextVae {
         let per_sentence = (kl.clone() / b.size() as f64)?;
         let objective = ((terms.nll.sum_all()? + (kl * weight)?)? / b.tokens() as f64)?;
         let weight = Tensor::new(weight as f32, b.targets.device())?;
-        Ok(LossTerms { objective, terms: vec![("kl", per_sentence), ("kl_weight", weight)] })
+        Ok(LossTerms::new(objective, vec![("kl", per_sentence), ("kl_weight", weight)]))
     }
 
     /// The validation negative ELBO per sentence (full KL weight, no word dropout).

@@ -161,7 +161,7 @@ pub fn loss(x: &Tensor, out: &VqOutput, beta: f64) -> Result<LossTerms> {
     let codebook = (out.z_e.detach() - &out.z_q)?.sqr()?.sum_all()?.affine(1.0 / n, 0.0)?;
     let commitment = (&out.z_e - out.z_q.detach())?.sqr()?.sum_all()?.affine(1.0 / n, 0.0)?;
     let objective = ((&recon + &codebook)? + commitment.affine(beta, 0.0)?)?;
-    Ok(LossTerms { objective, terms: vec![("recon", recon), ("codebook", codebook), ("commitment", commitment)] })
+    Ok(LossTerms::new(objective, vec![("recon", recon), ("codebook", codebook), ("commitment", commitment)]))
 }
 // ANCHOR_END: loss
 

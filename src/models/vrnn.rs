@@ -402,7 +402,7 @@ impl Model for Vrnn {
         let steps = b.steps() as f64;
         let (recon, kl) = ((terms.nll.sum_all()? / steps)?, (terms.kl.sum_all()? / steps)?);
         let objective = ((terms.nll + terms.kl)?.sum_all()? / steps)?;
-        Ok(LossTerms { objective, terms: vec![("recon", recon), ("kl", kl)] })
+        Ok(LossTerms::new(objective, vec![("recon", recon), ("kl", kl)]))
     }
 
     /// The validation negative ELBO per time step, one fixed draw from `seed`.

@@ -9,7 +9,7 @@ use crate::estimators;
 use crate::models::likelihood::{self, Likelihood, LikelihoodConfig, LikelihoodVae};
 use crate::plot::ImageGrid;
 use crate::prob::SeededRng;
-use crate::train::{Run, RunConfig, TrainError, quick_requested};
+use crate::train::{Run, RunConfig, quick_requested};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -131,17 +131,6 @@ struct Pictures {
     lambda: Option<Vec<f32>>,
 }
 
-fn load(set: ImageSet, cfg: &LikelihoodsConfig) -> Result<Mnist, ReportError> {
-    let mut data = Mnist::embedded_set(set).map_err(TrainError::from)?;
-    if let Some(n) = cfg.train_size {
-        data.train = data.train.take(n);
-    }
-    if let Some(n) = cfg.test_size {
-        data.test = data.test.take(n);
-    }
-    Ok(data)
-}
-
 /// Trains one variant and measures it.
 fn train_variant(
     v: &Variant,
@@ -195,7 +184,7 @@ pub fn run(
     let mut results = LikelihoodsResults { config: cfg.clone(), data: Vec::new() };
     let mut written = Vec::new();
     for &set in &cfg.data {
-        let data = load(set, cfg)?;
+        let data = super::embedded_images(set, (cfg.train_size, cfg.test_size))?;
         let images = Images::from_mnist(&data, dev)?;
         let latent = cfg.variants.first().map_or(20, |v| v.model.model.latent_dim);
         let z = SeededRng::derived(cfg.run.seed, "likelihood-samples", 0).normal(&[cfg.columns, latent], dev)?;

@@ -4,7 +4,7 @@
 
 use super::{ReportError, generated_dir, run_to_end, write_atomic, write_json};
 use crate::data::tokens::SentenceSplits;
-use crate::data::{Images, Mnist};
+use crate::data::{ImageSet, Images, Mnist};
 use crate::figures;
 use crate::models::text_vae::{self, RnnLm, TextVaeConfig};
 use crate::models::vq_prior;
@@ -138,18 +138,6 @@ impl VqResults {
     }
 }
 
-/// The embedded digits the configuration names.
-fn digits(cfg: &VqConfig) -> Result<Mnist, ReportError> {
-    let mut data = Mnist::embedded().map_err(crate::train::TrainError::from)?;
-    if let Some(n) = cfg.train_size {
-        data.train = data.train.take(n);
-    }
-    if let Some(n) = cfg.test_size {
-        data.test = data.test.take(n);
-    }
-    Ok(data)
-}
-
 /// The two fitted priors, the GRU's training record, and the code sentences it read.
 struct Priors {
     position: PositionPrior,
@@ -239,7 +227,7 @@ pub fn run(
     fig_dir: &Path,
     log: &mut dyn FnMut(String),
 ) -> Result<(VqResults, Vec<PathBuf>), ReportError> {
-    let data = digits(cfg)?;
+    let data = super::embedded_images(ImageSet::Mnist, (cfg.train_size, cfg.test_size))?;
     let images = Images::from_mnist(&data, dev)?;
     let mut run = Run::<VqVae>::new(cfg.model, cfg.run, dev)?;
     run.fit(&images, |e| {

@@ -21,7 +21,7 @@ use std::time::Instant;
 mod model;
 mod run;
 
-pub use model::{LossTerms, Model, Score, Step};
+pub use model::{LossTerms, Model, Player, Score, Step};
 pub use run::{
     Best, EpochRecord, RUN_FORMAT, Run, RunConfig, StepReport, check_shapes, json_differences, saved_model_name,
 };

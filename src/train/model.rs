@@ -24,15 +24,31 @@ pub struct Step<'a> {
 
 /// A model's loss on one batch: the `objective` that the optimizer minimizes, and the named terms
 /// it is made of (each a scalar tensor, per image, sequence step or token as the model says).
+///
+/// A model whose parts pursue different objectives (a GAN's generator and discriminator) names
+/// them as `players`: each player's variables (those whose names start with its prefix) then
+/// follow the gradient of that player's own loss, and `objective` is only reported.
 pub struct LossTerms {
     pub objective: Tensor,
     pub terms: Vec<(&'static str, Tensor)>,
+    pub players: Vec<Player>,
+}
+
+/// One part of a model with its own loss: the prefix of its variables' names, and the loss.
+pub struct Player {
+    pub prefix: &'static str,
+    pub loss: Tensor,
 }
 
 impl LossTerms {
+    /// The objective and its named terms.
+    pub fn new(objective: Tensor, terms: Vec<(&'static str, Tensor)>) -> Self {
+        Self { objective, terms, players: Vec::new() }
+    }
+
     /// A loss with no named parts.
     pub fn plain(objective: Tensor) -> Self {
-        Self { objective, terms: Vec::new() }
+        Self::new(objective, Vec::new())
     }
 }
 

@@ -6,12 +6,13 @@
 //! `derived(seed, "noise", e)`, the streams of the MLP [`crate::train::Trainer`], so a run stopped
 //! after epoch 5 and resumed computes epoch 6 exactly as an uninterrupted run does.
 
-use super::model::{LossTerms, Model, Score, Step};
+use super::model::{LossTerms, Model, Player, Score, Step};
 use super::{TrainError, named_vars};
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::init;
 use crate::optim::Adam;
 use crate::prob::SeededRng;
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
@@ -154,7 +155,12 @@ impl<M: Model> Run<M> {
         if !loss.is_finite() {
             return Err(TrainError::NonFinite { epoch, batch, value: loss, last_good: self.history.len() });
         }
-        self.opt.step(&terms.objective.backward()?)?;
+        let grads = if terms.players.is_empty() {
+            terms.objective.backward()?
+        } else {
+            player_gradients(&terms.players, &named_vars(&self.varmap)?)?
+        };
+        self.opt.step(&grads)?;
         let named = terms
             .terms
             .iter()
@@ -218,6 +224,20 @@ impl<M: Model> Run<M> {
 }
 
 type StepValues = (f64, Vec<(&'static str, f64)>);
+
+/// Each player's variables with the gradient of that player's own loss (and no other's).
+fn player_gradients(players: &[Player], vars: &[(String, candle_core::Var)]) -> candle_core::Result<GradStore> {
+    let mut out = GradStore::default();
+    for player in players {
+        let mut grads = player.loss.backward()?;
+        for (_, var) in vars.iter().filter(|(name, _)| name.starts_with(player.prefix)) {
+            if let Some(g) = grads.remove(var.as_tensor()) {
+                out.insert(var.as_tensor(), g);
+            }
+        }
+    }
+    Ok(out)
+}
 
 /// Row-weighted sums of the objective and its terms over an epoch.
 #[derive(Default)]
