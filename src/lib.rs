@@ -68,6 +68,9 @@ pub mod book {
     #[doc = include_str!("../book/src/vq-vae.md")]
     pub struct VqVae;
 
+    #[doc = include_str!("../book/src/blur.md")]
+    pub struct Blur;
+
     #[doc = include_str!("../book/src/compute-cost.md")]
     pub struct ComputeCost;
 }

@@ -1003,6 +1003,7 @@ fn blur_table_matches_its_data() {
     // The floor and the reconstructions: close, half as sharp.
     assert!(held.frechet < recon.frechet && recon.frechet < 2.0 * held.frechet);
     says(format!("Held-out digits are {:.2} from the training digits", held.frechet));
+    says(format!("(the clothes' floor is {:.2})", c[0].frechet));
     says(format!("At {:.2} the reconstructions", recon.frechet));
     says(format!("their sharpness is {:.4} against the data's {:.4}", recon.sharpness, held.sharpness));
     assert!(recon.sharpness < 0.6 * held.sharpness);
@@ -1019,9 +1020,12 @@ fn blur_table_matches_its_data() {
     // The prior hole: a fitted Gaussian is closer, by most of the distance on the clothes.
     assert!(fitted.frechet < mean.frechet && c[4].frechet < 0.5 * c[2].frechet && fitted.frechet > recon.frechet);
     says(format!(
-        "gives {:.2} instead of {:.2} on the digits, and {:.2} instead of {:.2} on the clothes",
+        "gives {:.2} instead of {:.2} on the digits and {:.2} instead of {:.2} on the clothes, most of",
         fitted.frechet, mean.frechet, c[4].frechet, c[2].frechet
     ));
+    // ... although that Gaussian is close to the prior.
+    assert!(digits.fitted_kl < 1.0 && clothes.fitted_kl < 1.0);
+    says(format!("is {:.2} nats on the digits and {:.2} on the clothes", digits.fitted_kl, clothes.fitted_kl));
     // The VAE-GAN: sharper than the VAE and the data, farther at the end, fewer classes.
     for (d, name) in [(&digits.scores, "digits"), (c, "clothes")] {
         assert!(d[6].sharpness > d[0].sharpness && d[6].sharpness > d[2].sharpness, "{name}");
@@ -1067,13 +1071,31 @@ fn blur_table_matches_its_data() {
         pct(held.top_class)
     ));
     assert_eq!(pct(held.top_class), pct(c[0].top_class));
-    says(format!("far from the data ({:.2} on the digits, against the VAE's {:.2})", gan_recon.frechet, recon.frechet));
+    says(format!("far from the data ({:.2} on the digits, against the VAE's {:.2};", gan_recon.frechet, recon.frechet));
     says(format!(
-        "the samples end at {:.2} (digits) and {:.2} (clothes), with {} in a single class on both",
+        "the samples end at {:.2} (digits) and {:.2} (clothes), noisy blobs with {} in a single class on both",
         unstable.frechet,
         c[7].frechet,
         pct(unstable.top_class)
     ));
+    let u = &digits.unstable_curve;
+    assert!(u[u.len() - 1] < u[u.len() - 2], "the unstable digits' distance was still falling at the last epoch");
+    // Speckle alone does not make the classes uneven: the Bernoulli draws keep the VAE's share.
+    assert!(pixels.top_class < gan.top_class && c[3].top_class < c[6].top_class);
+    says(format!("as speckled, stay at {} and {}", pct(pixels.top_class), pct(c[3].top_class)));
+    // The VAE-GAN's reconstructions are farther than its samples; its discriminator wins at the end.
+    assert!(gan_recon.frechet > gan.frechet && c[5].frechet > c[6].frechet);
+    let term = |d: &blur::BlurData, name: &str| d.vaegan_terms.iter().find(|t| t.0 == name).unwrap().1;
+    says(format!(
+        "loss on test images is {:.2} on the digits and {:.2} on the clothes, the decoder's {:.2} and {:.2} nats per image",
+        term(digits, "caught"),
+        term(clothes, "caught"),
+        term(digits, "fooled"),
+        term(clothes, "fooled")
+    ));
+    assert!(term(digits, "caught") < 0.5 && term(clothes, "caught") < 0.5);
+    let rate = r.config.vaegan_run.lr / r.config.vae.lr;
+    assert!((0.25..0.35).contains(&rate), "a third of the VAE's rate: {rate}");
     assert_eq!(pct(unstable.top_class), pct(c[7].top_class));
     let rises = clothes.vae_curve.windows(2).filter(|w| w[1] > w[0]).count();
     assert_eq!(rises, 3, "the clothes caption says the VAE's distance falls in all but three epochs");

@@ -15,7 +15,7 @@ use crate::models::vae_gan::{self, VaeGan, VaeGanConfig};
 use crate::prob::SeededRng;
 use crate::train::{Run, RunConfig, TrainConfig, Trainer, quick_requested};
 use candle_core::{Device, Tensor};
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -115,6 +115,9 @@ pub struct BlurData {
     /// The VAE's test terms after its last epoch (nats per image).
     pub vae_recon: f64,
     pub vae_kl: f64,
+    /// KL(N(m, C) || N(0, I)) of the Gaussian fitted to the training codes: how far the
+    /// aggregate posterior's first two moments are from the prior's.
+    pub fitted_kl: f64,
     /// The VAE-GAN's test terms after its last epoch.
     pub vaegan_terms: Vec<(String, f64)>,
     pub vaegan_seconds_per_epoch: f64,
@@ -174,18 +177,28 @@ fn reconstructed(model: &impl Autoencoder, x: &Tensor) -> Result<Tensor, ReportE
     decoded(model, &model.encode(x)?.0)
 }
 
-/// `n` codes from `N(m, C)`, the Gaussian fitted to the code means of `x`.
-fn fitted_codes(model: &impl Autoencoder, x: &Tensor, n: usize, rng: &mut SeededRng) -> Result<Tensor, ReportError> {
+/// `n` codes from `N(m, C)`, the Gaussian with the mean and covariance of one code drawn from
+/// `q(z|x)` for each image of `x` (the aggregate posterior's first two moments), and that
+/// Gaussian's KL divergence from the prior `N(0, I)`, in nats.
+fn fitted_codes(
+    model: &impl Autoencoder,
+    x: &Tensor,
+    n: usize,
+    rng: &mut SeededRng,
+) -> Result<(Tensor, f64), ReportError> {
     let d = model.latent_dim();
-    let stats = FeatureStats::new(&model.encode(x)?.0.flatten_all()?.to_vec1::<f32>()?, d)?;
-    let jitter = DMatrix::<f64>::identity(d, d) * 1e-9;
-    let chol = nalgebra::Cholesky::new(&stats.cov + jitter).ok_or_else(|| feature_error("codes' covariance".into()))?;
+    let (mu, logvar) = model.encode(x)?;
+    let z = crate::prob::reparameterize(&mu, &logvar, &rng.normal(mu.dims(), x.device())?)?;
+    let stats = FeatureStats::new(&z.flatten_all()?.to_vec1::<f32>()?, d)?;
+    let chol = nalgebra::Cholesky::new(stats.cov.clone()).ok_or_else(|| feature_error("codes' covariance".into()))?;
+    let log_det: f64 = chol.l().diagonal().iter().map(|v| 2.0 * v.ln()).sum();
+    let kl = 0.5 * (stats.cov.trace() + stats.mean.norm_squared() - d as f64 - log_det);
     let mut out = Vec::with_capacity(n * d);
     for _ in 0..n {
         let eps = DVector::from_iterator(d, (0..d).map(|_| rng.normal_f64()));
         out.extend((&stats.mean + chol.l() * eps).iter().map(|&v| v as f32));
     }
-    Ok(Tensor::from_vec(out, (n, d), x.device())?)
+    Ok((Tensor::from_vec(out, (n, d), x.device())?, kl))
 }
 
 /// Pixels drawn from the Bernoulli of each probability.
@@ -279,12 +292,13 @@ fn run_set(
     let (gan, vaegan_curve) = train_vaegan((cfg.vaegan, cfg.vaegan_run), &images, &judge, &z, log)?;
     let (unstable, unstable_curve) = train_vaegan((cfg.unstable, cfg.unstable_run), &images, &judge, &z, log)?;
     let vae_samples = decoded(&vae.model, &z)?;
+    let fitted = fitted_codes(&vae.model, &images.train, cfg.samples, &mut rng)?;
     let sets = [
         images.test.clone(),
         reconstructed(&vae.model, &images.test)?,
         vae_samples.clone(),
         bernoulli_pixels(&vae_samples, &mut rng)?,
-        decoded(&vae.model, &fitted_codes(&vae.model, &images.train, cfg.samples, &mut rng)?)?,
+        decoded(&vae.model, &fitted.0)?,
         reconstructed(&gan.model, &images.test)?,
         decoded(&gan.model, &z)?,
         decoded(&unstable.model, &z)?,
@@ -305,6 +319,7 @@ fn run_set(
         unstable_curve,
         vae_recon: last.recon,
         vae_kl: last.kl,
+        fitted_kl: fitted.1,
         vaegan_terms: gan_last.eval.terms.clone(),
         vaegan_seconds_per_epoch: seconds,
     };

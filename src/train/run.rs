@@ -227,6 +227,12 @@ type StepValues = (f64, Vec<(&'static str, f64)>);
 
 /// Each player's variables with the gradient of that player's own loss (and no other's).
 fn player_gradients(players: &[Player], vars: &[(String, candle_core::Var)]) -> candle_core::Result<GradStore> {
+    for (name, _) in vars {
+        let owners = players.iter().filter(|p| name.starts_with(p.prefix)).count();
+        if owners != 1 {
+            return Err(candle_core::Error::Msg(format!("variable {name} belongs to {owners} players, not one")));
+        }
+    }
     let mut out = GradStore::default();
     for player in players {
         let mut grads = player.loss.backward()?;
