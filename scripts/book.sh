@@ -25,6 +25,11 @@ check_page() {
   if grep -l -E '\\(mathrm|mathcal|frac|log|sum|mid)\b' book/book/*.html; then
     echo "book: the pages above contain unrendered TeX" >&2; exit 1
   fi
+  # Struck-through text is never meant: it comes from two '~' that the renderer met, for example
+  # in the output of KaTeX's \tilde, which the Markdown parser then reads as ~~strikethrough~~.
+  if grep -l '<del>' book/book/*.html; then
+    echo "book: the pages above contain struck-through text (a '~' pair; avoid \\tilde in math)" >&2; exit 1
+  fi
   local dom shot
   dom=$(mktemp) shot=$(mktemp --suffix=.png)
   chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \

@@ -8,8 +8,9 @@
 //! normalized to mean 0 and variance 1: unnormalized, the features grow with the discriminator's
 //! weights and the reconstruction term with them (our choice; the paper's convolutional
 //! discriminator is not an MLP, and batch normalization, common in such networks, also fixes the
-//! features' scale). Three players, each with its own loss (Algorithm 1 of
-//! the paper), all per image and averaged over the batch:
+//! features' scale). Three players, each with its own loss (as in Algorithm 1 of the paper, but
+//! for the decoder's GAN term: ours is the non-saturating form of Goodfellow et al. 2014), all per
+//! image and averaged over the batch:
 //!
 //! ```text
 //! prior   = KL(q(z|x) || N(0, I))
