@@ -30,9 +30,10 @@ pub struct BlurConfig {
     /// The classifier whose last hidden layer is the feature space.
     pub classifier: ClassifierConfig,
     pub classifier_run: RunConfig,
-    /// The VAE chapter's MLP VAE (20-D code, Bernoulli decoder on grey levels).
+    /// The VAE chapter's MLP VAE (20-D code, Bernoulli decoder on grey levels). Its `data` field is
+    /// not read: the VAE trains on each set of `data` in turn.
     pub vae: TrainConfig,
-    /// The VAE-GAN with the same encoder and decoder, and the same model trained the way that fails.
+    /// The VAE-GAN with the same encoder and decoder, and the unstable one (gamma 0).
     pub vaegan: VaeGanConfig,
     pub vaegan_run: RunConfig,
     pub unstable: VaeGanConfig,
