@@ -1131,3 +1131,30 @@ fn blur_table_matches_its_data() {
         digits.vaegan_seconds_per_epoch
     );
 }
+
+/// The blur notebook is committed with a full run whose digit table equals the book's digit columns.
+#[test]
+fn blur_notebook_reproduces_the_books_digits() {
+    use report::blur::{self, BlurConfig, BlurResults};
+    let dir = report::generated_dir(&book_src());
+    let book: BlurResults = serde_json::from_str(&std::fs::read_to_string(dir.join("blur.json")).unwrap()).unwrap();
+    let path = book_src().join("../../notebooks/blur.ipynb");
+    let nb: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let tables: Vec<String> = nb["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["outputs"].as_array().cloned().unwrap_or_default())
+        .filter_map(|o| o["data"]["text/markdown"].as_array().cloned())
+        .map(|lines| lines.iter().map(|l| l.as_str().unwrap()).collect::<String>())
+        .collect();
+    let digits_only = BlurResults {
+        config: BlurConfig { data: vec![vae_book::data::ImageSet::Mnist], ..book.config.clone() },
+        data: vec![book.data[0].clone()],
+    };
+    let expected = blur::table(&digits_only);
+    assert!(
+        tables.iter().any(|t| t.trim() == expected.trim()),
+        "notebooks/blur.ipynb must hold the book's digit table from a full run:\n{expected}\nfound: {tables:?}"
+    );
+}
