@@ -58,6 +58,16 @@ pub(super) fn describe_images(train: usize, test: usize, pixels: usize) -> Strin
     format!("{train} training and {test} test images of {pixels} pixels")
 }
 
+/// The grey-level training and test images `spec` names, as the image models read them.
+pub(super) fn grey_images(spec: &DataSpec, dev: &Device) -> Result<Images> {
+    Ok(Images::from_mnist(&load_mnist(spec)?, dev)?)
+}
+
+/// [`describe_images`] of grey-level images.
+pub(super) fn describe_grey(data: &Images) -> String {
+    describe_images(data.train_labels.len(), data.test_labels.len(), data.train.dims().get(1).copied().unwrap_or(0))
+}
+
 /// Test negative ELBO terms, then `-log p(x)` by importance sampling with `k` codes per image.
 fn autoencoder_eval(
     model: &impl Autoencoder,
@@ -114,7 +124,7 @@ impl CliModel for ConvVae {
     }
 
     fn load_data(spec: &DataSpec, _run: &RunConfig, dev: &Device) -> Result<Images> {
-        Ok(Images::from_mnist(&load_mnist(spec)?, dev)?)
+        grey_images(spec, dev)
     }
 
     fn fit_to_data(cfg: ConvVaeConfig, data: &Images) -> Result<ConvVaeConfig> {
@@ -123,7 +133,7 @@ impl CliModel for ConvVae {
     }
 
     fn describe(data: &Images) -> String {
-        describe_images(data.train_labels.len(), data.test_labels.len(), 784)
+        describe_grey(data)
     }
 
     fn figures(run: &Run<Self>, data: &Images, dir: &Path) -> Result<Vec<PathBuf>> {
@@ -220,7 +230,7 @@ impl CliModel for Cvae {
     }
 
     fn load_data(spec: &DataSpec, _run: &RunConfig, dev: &Device) -> Result<Images> {
-        Ok(Images::from_mnist(&load_mnist(spec)?, dev)?)
+        grey_images(spec, dev)
     }
 
     fn fit_to_data(cfg: CvaeConfig, data: &Images) -> Result<CvaeConfig> {
@@ -231,7 +241,7 @@ impl CliModel for Cvae {
     }
 
     fn describe(data: &Images) -> String {
-        describe_images(data.train_labels.len(), data.test_labels.len(), data.train.dims()[1])
+        describe_grey(data)
     }
 
     fn figures(run: &Run<Self>, _data: &Images, dir: &Path) -> Result<Vec<PathBuf>> {

@@ -1,6 +1,6 @@
 //! The classic VAE with a chosen decoder likelihood on the command line (`--model likelihood`).
 
-use super::images::{IMAGE_RUN, load_mnist};
+use super::images::{IMAGE_RUN, grey_images};
 use super::{CliModel, DataSpec, ModelInfo, TrainArgs};
 use crate::data::Images;
 use crate::models::likelihood::{self, Likelihood, LikelihoodConfig, LikelihoodVae};
@@ -46,7 +46,7 @@ impl CliModel for LikelihoodVae {
     }
 
     fn load_data(spec: &DataSpec, _run: &RunConfig, dev: &Device) -> Result<Images> {
-        Ok(Images::from_mnist(&load_mnist(spec)?, dev)?)
+        grey_images(spec, dev)
     }
 
     fn fit_to_data(cfg: LikelihoodConfig, data: &Images) -> Result<LikelihoodConfig> {

@@ -2,7 +2,7 @@
 //! reconstruction against fooling the discriminator) and the classifier whose features the
 //! chapter's Fréchet distance is measured in.
 
-use super::images::{describe_images, load_mnist, square_digits};
+use super::images::{describe_grey, grey_images, square_digits};
 use super::{CliModel, DataSpec, ModelInfo, TrainArgs, positive};
 use crate::data::Images;
 use crate::figures;
@@ -35,7 +35,7 @@ impl CliModel for VaeGan {
     }
 
     fn load_data(spec: &DataSpec, _run: &RunConfig, dev: &Device) -> Result<Images> {
-        Ok(Images::from_mnist(&load_mnist(spec)?, dev)?)
+        grey_images(spec, dev)
     }
 
     fn fit_to_data(cfg: VaeGanConfig, data: &Images) -> Result<VaeGanConfig> {
@@ -44,7 +44,7 @@ impl CliModel for VaeGan {
     }
 
     fn describe(data: &Images) -> String {
-        describe_images(data.train_labels.len(), data.test_labels.len(), 784)
+        describe_grey(data)
     }
 
     fn figures(run: &Run<Self>, data: &Images, dir: &Path) -> Result<Vec<PathBuf>> {
@@ -94,7 +94,7 @@ impl CliModel for Classifier {
     }
 
     fn load_data(spec: &DataSpec, _run: &RunConfig, dev: &Device) -> Result<Images> {
-        Ok(Images::from_mnist(&load_mnist(spec)?, dev)?)
+        grey_images(spec, dev)
     }
 
     fn fit_to_data(cfg: ClassifierConfig, data: &Images) -> Result<ClassifierConfig> {
@@ -102,7 +102,7 @@ impl CliModel for Classifier {
     }
 
     fn describe(data: &Images) -> String {
-        describe_images(data.train_labels.len(), data.test_labels.len(), 784)
+        describe_grey(data)
     }
 
     fn eval(run: &Run<Self>, data: &Images, _k: usize) -> Result<Vec<(String, f64)>> {

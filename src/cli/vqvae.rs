@@ -3,7 +3,7 @@
 //! per grid position. `--model vq-prior --vqvae CHECKPOINT` then trains the chapter's GRU prior
 //! over a trained VQ-VAE's codes; its `vae sample` draws from the GRU.
 
-use super::images::{IMAGE_RUN, describe_images, load_mnist, square_digits};
+use super::images::{IMAGE_RUN, describe_grey, grey_images, load_mnist, square_digits};
 use super::{CliModel, DataSpec, ModelInfo, TrainArgs, positive};
 use crate::data::Images;
 use crate::figures;
@@ -61,7 +61,7 @@ impl CliModel for VqVae {
     }
 
     fn load_data(spec: &DataSpec, _run: &RunConfig, dev: &Device) -> Result<Images> {
-        Ok(Images::from_mnist(&load_mnist(spec)?, dev)?)
+        grey_images(spec, dev)
     }
 
     fn fit_to_data(cfg: VqVaeConfig, data: &Images) -> Result<VqVaeConfig> {
@@ -70,7 +70,7 @@ impl CliModel for VqVae {
     }
 
     fn describe(data: &Images) -> String {
-        describe_images(data.train_labels.len(), data.test_labels.len(), 784)
+        describe_grey(data)
     }
 
     fn figures(run: &Run<Self>, data: &Images, dir: &Path) -> Result<Vec<PathBuf>> {
