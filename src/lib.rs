@@ -73,4 +73,7 @@ pub mod book {
 
     #[doc = include_str!("../book/src/compute-cost.md")]
     pub struct ComputeCost;
+
+    #[doc = include_str!("../book/src/challenges.md")]
+    pub struct Challenges;
 }

@@ -116,6 +116,12 @@ pub fn kl_standard_normal(mu: &Tensor, logvar: &Tensor) -> Result<Tensor> {
 
 // ANCHOR_END: kl
 
+/// The terms of [`kl_standard_normal`] before the sum, `(B, d)`: the KL of each latent dimension
+/// (independent under a diagonal Gaussian, so they add up to the whole).
+pub fn kl_standard_normal_dims(mu: &Tensor, logvar: &Tensor) -> Result<Tensor> {
+    ((logvar.affine(1.0, 1.0)? - mu.sqr()?)? - logvar.exp()?)? * -0.5
+}
+
 /// Analytic `KL(N(mu_q, diag(exp(logvar_q))) || N(mu_p, diag(exp(logvar_p))))` per row, for a
 /// learned prior such as the conditional prior network of [`crate::models::quadrant`].
 pub fn kl_gaussians(mu_q: &Tensor, logvar_q: &Tensor, mu_p: &Tensor, logvar_p: &Tensor) -> Result<Tensor> {

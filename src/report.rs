@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 pub mod beta_vae;
 pub mod blur;
+pub mod challenges;
 pub mod conv;
 pub mod cvae;
 pub mod iwae;
@@ -239,8 +240,9 @@ pub fn same_arithmetic_as_the_book() -> bool {
 /// and three priors over its codes), `blur` (blur measured: a classifier's Fréchet distance and
 /// sharpness of VAE and VAE-GAN images, digits and clothes), `sequences` (VRNN
 /// against a GRU on Bach chorales and on digits read row by row), `text` (sentence VAEs against a
-/// GRU language model on State of the Union sentences).
-pub const CHAPTERS: [&str; 14] = [
+/// GRU language model on State of the Union sentences), `challenges` (free bits and cyclical
+/// annealing on the sentence VAE; reads the other chapters' generated results, so runs last).
+pub const CHAPTERS: [&str; 15] = [
     "vae",
     "vi",
     "bayes",
@@ -255,6 +257,7 @@ pub const CHAPTERS: [&str; 14] = [
     "blur",
     "sequences",
     "text",
+    "challenges",
 ];
 
 /// Writes every figure and number of the chapters named in `chapters` (all of them if empty) under
@@ -324,6 +327,10 @@ pub fn book_figures(
     if wanted("text") {
         log("  text: GRU language model and sentence VAEs on State of the Union sentences".into());
         written.extend(text::book(book_src, dev, &mut log)?);
+    }
+    if wanted("challenges") {
+        log("  challenges: free bits and cyclical annealing against the sentence VAE's collapse".into());
+        written.extend(challenges::book(book_src, dev, &mut log)?);
     }
     Ok(written)
 }

@@ -142,6 +142,12 @@ fn wrong_model_flag_or_data_names_the_choices() {
         "would choose the weights by their test score",
     );
     assert_clean_failure(&vae(&["train", "--model", "text", "--word-dropout", "1.5", "--out", d]), "--word-dropout");
+    assert_clean_failure(&vae(&["train", "--model", "text", "--free-bits=-1", "--out", d]), "--free-bits must be");
+    assert_clean_failure(&vae(&["train", "--model", "text", "--kl-cycle", "1", "--out", d]), "--kl-cycle must be");
+    assert_clean_failure(
+        &vae(&["train", "--model", "mlp", "--free-bits", "1", "--out", d]),
+        "does not take --free-bits",
+    );
     assert_clean_failure(&vae(&["train", "--model", "conv", "--codes", "8", "--out", d]), "does not take --codes");
     assert_clean_failure(
         &vae(&["train", "--model", "vqvae", "--codes", "0", "--out", d]),

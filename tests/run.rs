@@ -158,7 +158,10 @@ fn text_models_resume_exactly() {
     };
     let model = TextVaeConfig { vocab: vocab as usize, embedding: 8, hidden: 12, latent_dim: 3 };
     // Annealing across the stop: the weight must continue from the saved step count.
-    let remedies = Remedies { kl_weight: KlWeight::Linear { steps: 8 }, word_dropout: 0.3 };
+    let remedies = Remedies { kl_weight: KlWeight::Linear { steps: 8 }, word_dropout: 0.3, free_bits: 0.0 };
+    resumes_exactly::<TextVae>(TextVaeTraining { model, remedies }, schedule(8, Some(2)), &data);
+    // A cycle that restarts after the stop, and free bits.
+    let remedies = Remedies { kl_weight: KlWeight::Cyclical { period: 6, ramp: 3 }, word_dropout: 0.0, free_bits: 0.2 };
     resumes_exactly::<TextVae>(TextVaeTraining { model, remedies }, schedule(8, Some(2)), &data);
     resumes_exactly::<RnnLm>(model, schedule(8, Some(2)), &data);
 }

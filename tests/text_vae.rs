@@ -78,6 +78,35 @@ fn kl_weight_schedule_is_what_it_says() {
     assert!((1..200).all(|s| w.at(s) > w.at(s - 1)));
     assert_eq!(KlWeight::Constant(0.3).at(0), 0.3);
     assert_eq!(KlWeight::Constant(1.0).at(123), 1.0);
+    // Cyclical: the same climb in every cycle, 1 for the rest of it, back to 0 when the next starts.
+    let c = KlWeight::Cyclical { period: 600, ramp: 300 };
+    for cycle in 0..4 {
+        let start = 600 * cycle;
+        assert_eq!([c.at(start), c.at(start + 150), c.at(start + 300), c.at(start + 599)], [0.0, 0.5, 1.0, 1.0]);
+    }
+}
+
+#[test]
+fn free_bits_floor_each_dimension_and_stop_its_gradient_below() {
+    let dev = Device::Cpu;
+    // Two sentences, three dimensions: mean KL per dimension over the batch 0.05, 0.5 and 2.0.
+    let kl = Tensor::new(&[[0.0f32, 0.25, 1.5], [0.1, 0.75, 2.5]], &dev).unwrap();
+    let total = |lambda: f64| text_vae::free_bits_kl(&kl, lambda).unwrap().to_scalar::<f32>().unwrap();
+    assert!((total(0.0) - 5.1).abs() < 1e-5, "no floor: the plain total, {}", total(0.0));
+    assert!((total(0.25) - 2.0 * (0.25 + 0.5 + 2.0)).abs() < 1e-5, "{}", total(0.25));
+    assert!((total(3.0) - 18.0).abs() < 1e-5, "all under the floor: {}", total(3.0));
+    // The gradient of the means: zero for dimensions under the floor, the plain KL's above it.
+    let mu = Var::from_tensor(&Tensor::new(&[[0.1f32, 1.0, 2.0], [0.2, -1.0, -2.0]], &dev).unwrap()).unwrap();
+    let logvar = Tensor::zeros((2, 3), DType::F32, &dev).unwrap();
+    let dims = vae_book::prob::kl_standard_normal_dims(mu.as_tensor(), &logvar).unwrap();
+    let summed = dims.sum(D::Minus1).unwrap().to_vec1::<f32>().unwrap();
+    let plain = vae_book::prob::kl_standard_normal(mu.as_tensor(), &logvar).unwrap().to_vec1::<f32>().unwrap();
+    assert_eq!(summed, plain, "the dimensions add up to the whole KL");
+    let grads = text_vae::free_bits_kl(&dims, 0.1).unwrap().backward().unwrap();
+    let g = grads.get(&mu).unwrap().to_vec2::<f32>().unwrap();
+    // KL per dimension is mu^2 / 2 here: means 0.0125, 0.5, 2.0; only the first is under 0.1.
+    assert_eq!((g[0][0], g[1][0]), (0.0, 0.0));
+    assert_eq!([g[0][1], g[0][2], g[1][1], g[1][2]], [1.0, 2.0, -1.0, -2.0], "d(mu^2 / 2) / d mu = mu");
 }
 
 #[test]
@@ -162,7 +191,7 @@ fn a_short_run_learns_and_importance_sampling_tightens_the_bound() {
     let (train, valid, vocab) = real_data();
     let cfg = TextVaeConfig { vocab, embedding: 16, hidden: 32, latent_dim: 4 };
     let s = Schedule { max_epochs: 3, patience: 3, batch_size: 1, lr: 1e-2, seed: 7 };
-    let remedies = Remedies { kl_weight: KlWeight::Linear { steps: 10 }, word_dropout: 0.25 };
+    let remedies = Remedies { kl_weight: KlWeight::Linear { steps: 10 }, word_dropout: 0.25, free_bits: 0.0 };
     let (m, _, fit, trace) = text_vae::train_vae(cfg, remedies, (&train, &valid), s, 2, |_, _, _| {}).unwrap();
     assert!(fit.valid[2] < fit.valid[0] - 1.0, "validation -ELBO {:?}", fit.valid);
     assert_eq!(trace.step.len(), 3 * train.batches.len() / 2);

@@ -141,7 +141,7 @@ pub const TEXT: ModelInfo = ModelInfo {
     name: "text",
     about: "the sentence VAE of Bowman et al. on State of the Union sentences",
     data: &["sotu"],
-    flags: &["--latent-dim", "--hidden", "--kl-anneal", "--word-dropout"],
+    flags: &["--latent-dim", "--hidden", "--kl-anneal", "--kl-cycle", "--word-dropout", "--free-bits"],
 };
 
 /// Every model `vae train --model` knows, in the book's order.
@@ -220,9 +220,16 @@ pub struct TrainArgs {
     /// text: optimizer steps over which the KL weight climbs from 0 to 1 (0 = no annealing).
     #[arg(long)]
     pub kl_anneal: Option<usize>,
+    /// text: cyclical KL annealing, cycles of this many optimizer steps; the weight climbs from 0
+    /// to 1 over the first half of each (instead of --kl-anneal).
+    #[arg(long, conflicts_with = "kl_anneal")]
+    pub kl_cycle: Option<usize>,
     /// text: probability of replacing a decoder input word by <unk>.
     #[arg(long)]
     pub word_dropout: Option<f64>,
+    /// text: free bits, the KL floor in nats per latent dimension (0 = none) [default: 0].
+    #[arg(long)]
+    pub free_bits: Option<f64>,
     /// vqvae: entries in the codebook, K [default: 128].
     #[arg(long)]
     pub codes: Option<usize>,
@@ -293,7 +300,9 @@ impl TrainArgs {
             ("--pixel-mean", self.pixel_mean),
             ("--k", self.k.is_some()),
             ("--kl-anneal", self.kl_anneal.is_some()),
+            ("--kl-cycle", self.kl_cycle.is_some()),
             ("--word-dropout", self.word_dropout.is_some()),
+            ("--free-bits", self.free_bits.is_some()),
             ("--codes", self.codes.is_some()),
             ("--code-dim", self.code_dim.is_some()),
             ("--commitment", self.commitment.is_some()),

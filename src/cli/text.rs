@@ -27,7 +27,7 @@ impl CliModel for TextVae {
     /// The chapter's third VAE: KL annealing over 600 steps and word dropout 0.5.
     fn defaults(_data: &str) -> (TextVaeTraining, RunConfig) {
         let model = TextVaeConfig { vocab: 0, embedding: 64, hidden: 128, latent_dim: 16 };
-        let remedies = Remedies { kl_weight: KlWeight::Linear { steps: 600 }, word_dropout: 0.5 };
+        let remedies = Remedies { kl_weight: KlWeight::Linear { steps: 600 }, word_dropout: 0.5, free_bits: 0.0 };
         (
             TextVaeTraining { model, remedies },
             RunConfig { epochs: 10, batch_size: 64, lr: 3e-3, seed: 42, patience: Some(2) },
@@ -37,16 +37,22 @@ impl CliModel for TextVae {
     fn apply(args: &TrainArgs, cfg: TextVaeTraining) -> Result<TextVaeTraining> {
         let (latent_dim, hidden) = super::sizes(args, (cfg.model.latent_dim, cfg.model.hidden))?;
         let model = TextVaeConfig { latent_dim, hidden, ..cfg.model };
-        let kl_weight = match args.kl_anneal {
-            Some(0) => KlWeight::Constant(1.0),
-            Some(steps) => KlWeight::Linear { steps },
-            None => cfg.remedies.kl_weight,
+        let kl_weight = match (args.kl_anneal, args.kl_cycle) {
+            (Some(0), _) => KlWeight::Constant(1.0),
+            (Some(steps), _) => KlWeight::Linear { steps },
+            (None, Some(0 | 1)) => bail!("--kl-cycle must be at least 2 optimizer steps"),
+            (None, Some(period)) => KlWeight::Cyclical { period, ramp: period / 2 },
+            (None, None) => cfg.remedies.kl_weight,
         };
         let word_dropout = args.word_dropout.unwrap_or(cfg.remedies.word_dropout);
         if !(0.0..1.0).contains(&word_dropout) {
             bail!("--word-dropout must be at least 0 and below 1, got {word_dropout}");
         }
-        Ok(TextVaeTraining { model, remedies: Remedies { kl_weight, word_dropout } })
+        let free_bits = args.free_bits.unwrap_or(cfg.remedies.free_bits);
+        if !(free_bits.is_finite() && free_bits >= 0.0) {
+            bail!("--free-bits must be a number of nats of at least 0, got {free_bits}");
+        }
+        Ok(TextVaeTraining { model, remedies: Remedies { kl_weight, word_dropout, free_bits } })
     }
 
     fn load_data(spec: &DataSpec, run: &RunConfig, dev: &Device) -> Result<SentenceSplits> {

@@ -226,10 +226,19 @@ pub struct TextVae {
     pub cfg: TextVaeConfig,
 }
 
-/// Per sentence, `(B)` each: `-log p(x | z)` at the drawn `z`, and `KL(q(z | x) || p(z))`.
+/// Per sentence, `(B)` each: `-log p(x | z)` at the drawn `z`, and `KL(q(z | x) || p(z))`; and
+/// the KL of each latent dimension, `(B, latent)`, which free bits need.
 pub struct SentenceTerms {
     pub nll: Tensor,
     pub kl: Tensor,
+    pub kl_dims: Tensor,
+}
+
+impl SentenceTerms {
+    fn new(nll: Tensor, mu: &Tensor, logvar: &Tensor) -> Result<Self> {
+        let kl_dims = prob::kl_standard_normal_dims(mu, logvar)?;
+        Ok(Self { nll, kl: kl_dims.sum(D::Minus1)?, kl_dims })
+    }
 }
 
 impl TextVae {
@@ -272,7 +281,7 @@ impl TextVae {
         let (mu, logvar) = self.encode(batch)?;
         let z = prob::reparameterize(&mu, &logvar, eps)?;
         let nll = self.decoder.nll(inputs, batch, Some(&z), Some(self.initial_state(&z)?))?.sum(0)?;
-        Ok(SentenceTerms { nll, kl: prob::kl_standard_normal(&mu, &logvar)? })
+        SentenceTerms::new(nll, &mu, &logvar)
     }
 
     /// Decodes codes `z` into word ids (see [`Decoder::generate`]).
@@ -302,7 +311,7 @@ impl TextVae {
         let (mu, logvar) = self.encode_fast(batch)?;
         let z = prob::reparameterize(&mu, &logvar, eps)?;
         let nll = self.decoder.nll_fast(inputs, batch, Some(&z), Some(self.initial_state(&z)?))?.sum(0)?;
-        Ok(SentenceTerms { nll, kl: prob::kl_standard_normal(&mu, &logvar)? })
+        SentenceTerms::new(nll, &mu, &logvar)
     }
 }
 
@@ -314,6 +323,9 @@ pub enum KlWeight {
     Constant(f64),
     /// From 0 at step 0 up to 1 at step `steps`, in a straight line, then 1.
     Linear { steps: usize },
+    /// Cyclical annealing (Fu et al. 2019): the linear climb over the first `ramp` steps of
+    /// every cycle of `period` steps, then 1 until the cycle ends and the weight drops to 0 again.
+    Cyclical { period: usize, ramp: usize },
 }
 
 impl KlWeight {
@@ -321,16 +333,36 @@ impl KlWeight {
         match *self {
             KlWeight::Constant(w) => w,
             KlWeight::Linear { steps } => (step as f64 / steps.max(1) as f64).min(1.0),
+            KlWeight::Cyclical { period, ramp } => KlWeight::Linear { steps: ramp }.at(step % period.max(1)),
         }
     }
 }
 // ANCHOR_END: kl_weight
+
+// ANCHOR: free_bits
+/// Free bits (Kingma et al. 2016): the KL term of a batch with each latent dimension's mean KL
+/// over the batch raised to at least `lambda` nats. Below the floor a dimension costs the same
+/// whatever its code says, so the gradient stops pulling it towards the prior. `kl_dims` is
+/// `(B, latent)`; the result is the batch's total, as `kl_dims.sum_all()` would be.
+pub fn free_bits_kl(kl_dims: &Tensor, lambda: f64) -> Result<Tensor> {
+    let batch = kl_dims.dim(0)? as f64;
+    kl_dims.mean(0)?.maximum(lambda)?.sum_all()? * batch
+}
+// ANCHOR_END: free_bits
 
 /// How a text VAE is helped against posterior collapse.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Remedies {
     pub kl_weight: KlWeight,
     pub word_dropout: f64,
+    /// Free bits' floor in nats per latent dimension ([`free_bits_kl`]); 0 for none.
+    #[serde(default)]
+    pub free_bits: f64,
+}
+
+impl Remedies {
+    /// The plain ELBO: no annealing, no word dropout, no free bits.
+    pub const NONE: Remedies = Remedies { kl_weight: KlWeight::Constant(1.0), word_dropout: 0.0, free_bits: 0.0 };
 }
 
 /// Sums over a split, per sentence: `-log p(x | z)`, `KL`, and the tokens they cover.
@@ -452,14 +484,19 @@ impl Model for TextVae {
         data.train.batches.len()
     }
 
-    /// Per token: reconstruction + weight x KL, the weight from the step's place in the schedule.
+    /// Per token: reconstruction + weight x KL, the weight from the step's place in the schedule
+    /// and the KL with free bits' floor if it has one; the `kl` term reported is the true KL.
     fn loss(&self, cfg: &TextVaeTraining, data: &SentenceSplits, at: Step, noise: &mut SeededRng) -> Result<LossTerms> {
         let b = &data.train.batches[at.rows[0] as usize];
         let weight = cfg.remedies.kl_weight.at(at.step as usize);
         let inputs = b.decoder_inputs(cfg.remedies.word_dropout, noise)?;
         let terms = self.run_fast(b, &inputs, &noise.normal(&[b.size(), cfg.model.latent_dim], b.targets.device())?)?;
-        let kl = terms.kl.sum_all()?;
-        let per_sentence = (kl.clone() / b.size() as f64)?;
+        let per_sentence = (terms.kl.sum_all()? / b.size() as f64)?;
+        let kl = if cfg.remedies.free_bits > 0.0 {
+            free_bits_kl(&terms.kl_dims, cfg.remedies.free_bits)?
+        } else {
+            terms.kl.sum_all()?
+        };
         let objective = ((terms.nll.sum_all()? + (kl * weight)?)? / b.tokens() as f64)?;
         let weight = Tensor::new(weight as f32, b.targets.device())?;
         Ok(LossTerms::new(objective, vec![("kl", per_sentence), ("kl_weight", weight)]))

@@ -101,9 +101,12 @@ impl TextConfig {
     pub fn variants(&self) -> [(&'static str, Remedies); 3] {
         let anneal = KlWeight::Linear { steps: self.warmup_steps };
         [
-            ("VAE", Remedies { kl_weight: KlWeight::Constant(1.0), word_dropout: 0.0 }),
-            ("VAE + KL annealing", Remedies { kl_weight: anneal, word_dropout: 0.0 }),
-            ("VAE + annealing + word dropout", Remedies { kl_weight: anneal, word_dropout: self.word_dropout }),
+            ("VAE", Remedies::NONE),
+            ("VAE + KL annealing", Remedies { kl_weight: anneal, ..Remedies::NONE }),
+            (
+                "VAE + annealing + word dropout",
+                Remedies { kl_weight: anneal, word_dropout: self.word_dropout, ..Remedies::NONE },
+            ),
         ]
     }
 }
@@ -213,6 +216,117 @@ fn decode_all(
     Ok(model.decode(z, 40, rng)?.iter().map(|ids| vocab.decode(ids)).collect())
 }
 
+/// The chapter's sentences: the three splits batched, and the vocabulary of the training split.
+pub(crate) struct Corpus<'a> {
+    vocab: Vocabulary,
+    tr: Split<'a>,
+    va: Split<'a>,
+    te: Split<'a>,
+    unk_rate: f64,
+    sentences: (usize, usize, usize),
+}
+
+impl<'a> Corpus<'a> {
+    pub(crate) fn new(
+        all: &'a [Sentence],
+        cfg: &TextConfig,
+        dev: &Device,
+        log: &mut dyn FnMut(String),
+    ) -> Result<Self, ReportError> {
+        let pick = |split: SotuSplit, limit: Option<usize>| {
+            let v: Vec<&Sentence> =
+                all.iter().filter(|s| s.split == split && s.tokens.len() <= cfg.max_words).collect();
+            spread(&v, limit.unwrap_or(usize::MAX))
+        };
+        let (train, valid, test) = (
+            pick(SotuSplit::Train, cfg.limit.map(|l| l.0)),
+            pick(SotuSplit::Valid, cfg.limit.map(|l| l.1)),
+            pick(SotuSplit::Test, cfg.limit.map(|l| l.2)),
+        );
+        let vocab = Vocabulary::build(train.iter().copied(), cfg.min_count);
+        let train_tokens: usize = train.iter().map(|s| s.tokens.len()).sum();
+        let unk: usize = train.iter().flat_map(|s| &s.tokens).filter(|t| vocab.id(t) == Vocabulary::UNK).count();
+        let unk_rate = unk as f64 / train_tokens.max(1) as f64;
+        log(format!(
+            "  {} / {} / {} sentences of at most {} words, vocabulary {} ({:.1}% of training words unknown)",
+            train.len(),
+            valid.len(),
+            test.len(),
+            cfg.max_words,
+            vocab.len(),
+            100.0 * unk_rate
+        ));
+        let batch = cfg.vae_schedule.batch_size;
+        Ok(Self {
+            tr: Split::new(&train, &vocab, batch, dev)?,
+            va: Split::new(&valid, &vocab, batch, dev)?,
+            te: Split::new(&test, &vocab, batch, dev)?,
+            sentences: (train.len(), valid.len(), test.len()),
+            vocab,
+            unk_rate,
+        })
+    }
+
+    /// The model sizes of `cfg` with this vocabulary.
+    fn model_config(&self, cfg: &TextConfig) -> TextVaeConfig {
+        TextVaeConfig { vocab: self.vocab.len(), ..cfg.model }
+    }
+
+    /// Which test sentences the distinct-reconstructions count decodes: 100 spread evenly.
+    fn distinct_of(&self) -> Vec<usize> {
+        spread(&(0..self.te.sentences.len()).collect::<Vec<_>>(), 100)
+    }
+}
+
+/// Trains one VAE of the chapter and scores it on the test split; returns it with its test
+/// sentences' latent means.
+pub(crate) fn train_and_score(
+    name: &str,
+    remedies: Remedies,
+    corpus: &Corpus,
+    cfg: &TextConfig,
+    log: &mut dyn FnMut(String),
+) -> Result<(VaeResult, TextVae, Tensor), ReportError> {
+    let start = Instant::now();
+    let (te, seed) = (&corpus.te.data, cfg.vae_schedule.seed);
+    let data = (&corpus.tr.data, &corpus.va.data);
+    let (model, _, fit, trace) =
+        text_vae::train_vae(corpus.model_config(cfg), remedies, data, cfg.vae_schedule, cfg.trace_every, |e, t, v| {
+            log(format!("    {name} epoch {e}: loss per token train {t:.3}, validation -ELBO per sentence {v:.2}"))
+        })?;
+    let test_score = text_vae::vae_score(&model, te, seed)?;
+    let nll = text_vae::importance_nll(&model, te, cfg.importance_samples, 10, seed)?;
+    let importance_nll = nll.iter().sum::<f64>() / nll.len().max(1) as f64;
+    let means = text_vae::latent_means(&model, te)?;
+    let distinct_of = corpus.distinct_of();
+    let idx =
+        Tensor::from_vec(distinct_of.iter().map(|&i| i as u32).collect::<Vec<_>>(), distinct_of.len(), means.device())?;
+    let decoded = decode_all(&model, &means.index_select(&idx, 0)?, &corpus.vocab, None)?;
+    let distinct = decoded.iter().collect::<std::collections::HashSet<_>>().len();
+    let result = VaeResult {
+        name: name.to_string(),
+        remedies,
+        test: test_score,
+        importance_nll,
+        active_units: crate::estimators::active_units(&means)?,
+        distinct_reconstructions: distinct,
+        reconstructed: decoded.len(),
+        fit,
+        trace,
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    log(format!(
+        "    {name}: test -ELBO {:.2} (KL {:.2}), importance sampled {:.2}, {} active units, {} distinct reconstructions of {}",
+        test_score.nll(),
+        test_score.kl,
+        importance_nll,
+        result.active_units,
+        distinct,
+        decoded.len()
+    ));
+    Ok((result, model, means))
+}
+
 pub fn run(
     cfg: &TextConfig,
     dev: &Device,
@@ -221,35 +335,9 @@ pub fn run(
 ) -> Result<(TextResults, Vec<PathBuf>), ReportError> {
     let file = |msg: String| ReportError::File { path: "embedded data".into(), msg };
     let all = sotu::embedded().map_err(|e| file(e.to_string()))?;
-    let pick = |split: SotuSplit, limit: Option<usize>| {
-        let v: Vec<&Sentence> = all.iter().filter(|s| s.split == split && s.tokens.len() <= cfg.max_words).collect();
-        spread(&v, limit.unwrap_or(usize::MAX))
-    };
-    let (train, valid, test) = (
-        pick(SotuSplit::Train, cfg.limit.map(|l| l.0)),
-        pick(SotuSplit::Valid, cfg.limit.map(|l| l.1)),
-        pick(SotuSplit::Test, cfg.limit.map(|l| l.2)),
-    );
-    let vocab = Vocabulary::build(train.iter().copied(), cfg.min_count);
-    let train_tokens: usize = train.iter().map(|s| s.tokens.len()).sum();
-    let unk: usize = train.iter().flat_map(|s| &s.tokens).filter(|t| vocab.id(t) == Vocabulary::UNK).count();
-    let unk_rate = unk as f64 / train_tokens.max(1) as f64;
-    log(format!(
-        "  {} / {} / {} sentences of at most {} words, vocabulary {} ({:.1}% of training words unknown)",
-        train.len(),
-        valid.len(),
-        test.len(),
-        cfg.max_words,
-        vocab.len(),
-        100.0 * unk_rate
-    ));
-    let model_cfg = TextVaeConfig { vocab: vocab.len(), ..cfg.model };
-    let batch = cfg.vae_schedule.batch_size;
-    let (tr, va, te) = (
-        Split::new(&train, &vocab, batch, dev)?,
-        Split::new(&valid, &vocab, batch, dev)?,
-        Split::new(&test, &vocab, batch, dev)?,
-    );
+    let corpus = Corpus::new(&all, cfg, dev, log)?;
+    let (vocab, tr, va, te) = (&corpus.vocab, &corpus.tr, &corpus.va, &corpus.te);
+    let model_cfg = corpus.model_config(cfg);
 
     let start = Instant::now();
     let (lm, _, lm_fit) = text_vae::train_lm(model_cfg, (&tr.data, &va.data), cfg.lm_schedule, |e, t, v| {
@@ -271,55 +359,16 @@ pub fn run(
         (0..k).map(|_| shown[(seeds.uniform_f64() * shown.len() as f64) as usize % shown.len().max(1)]).collect()
     };
     let examples = pick(4);
-    let distinct_of: Vec<usize> = spread(&(0..te.sentences.len()).collect::<Vec<_>>(), 100);
     let mut reconstructions: Vec<Vec<String>> =
         examples.iter().map(|&i| vec![te.sentences[i].tokens.join(" ")]).collect();
 
     // Each VAE, with its test sentences' latent means (reused by the probes and the homotopy).
     let (mut vaes, mut models) = (Vec::new(), Vec::<(TextVae, Tensor)>::new());
     for (name, remedies) in cfg.variants() {
-        let start = Instant::now();
-        let (model, _, fit, trace) = text_vae::train_vae(
-            model_cfg,
-            remedies,
-            (&tr.data, &va.data),
-            cfg.vae_schedule,
-            cfg.trace_every,
-            |e, t, v| {
-                log(format!("    {name} epoch {e}: loss per token train {t:.3}, validation -ELBO per sentence {v:.2}"))
-            },
-        )?;
-        let test_score = text_vae::vae_score(&model, &te.data, cfg.vae_schedule.seed)?;
-        let nll = text_vae::importance_nll(&model, &te.data, cfg.importance_samples, 10, cfg.vae_schedule.seed)?;
-        let importance_nll = nll.iter().sum::<f64>() / nll.len().max(1) as f64;
-        let means = text_vae::latent_means(&model, &te.data)?;
-        let idx = Tensor::from_vec(distinct_of.iter().map(|&i| i as u32).collect::<Vec<_>>(), distinct_of.len(), dev)?;
-        let decoded = decode_all(&model, &means.index_select(&idx, 0)?, &vocab, None)?;
-        let distinct = decoded.iter().collect::<std::collections::HashSet<_>>().len();
+        let (result, model, means) = train_and_score(name, remedies, &corpus, cfg, log)?;
         for (row, &i) in reconstructions.iter_mut().zip(&examples) {
-            row.extend(decode_all(&model, &text_vae::row(&means, i)?, &vocab, None)?);
+            row.extend(decode_all(&model, &text_vae::row(&means, i)?, vocab, None)?);
         }
-        let result = VaeResult {
-            name: name.to_string(),
-            remedies,
-            test: test_score,
-            importance_nll,
-            active_units: crate::estimators::active_units(&means)?,
-            distinct_reconstructions: distinct,
-            reconstructed: decoded.len(),
-            fit,
-            trace,
-            seconds: start.elapsed().as_secs_f64(),
-        };
-        log(format!(
-            "    {name}: test -ELBO {:.2} (KL {:.2}), importance sampled {:.2}, {} active units, {} distinct reconstructions of {}",
-            test_score.nll(),
-            test_score.kl,
-            importance_nll,
-            result.active_units,
-            distinct,
-            decoded.len()
-        ));
         vaes.push(result);
         models.push((model, means));
     }
@@ -329,12 +378,12 @@ pub fn run(
     let party_rows = |s: &Split| -> (Vec<u32>, Vec<u32>) {
         s.sentences.iter().enumerate().filter_map(|(i, x)| party_label(x).map(|l| (i as u32, l))).unzip()
     };
-    let (p_tr, p_va, p_te) = (party_rows(&tr), party_rows(&va), party_rows(&te));
+    let (p_tr, p_va, p_te) = (party_rows(tr), party_rows(va), party_rows(te));
     let decades = |s: &Split| s.sentences.iter().map(|x| decade_label(x)).collect::<Vec<_>>();
-    let (d_tr, d_va, d_te) = (decades(&tr), decades(&va), decades(&te));
+    let (d_tr, d_va, d_te) = (decades(tr), decades(va), decades(te));
     let n_decades = d_tr.iter().chain(&d_va).chain(&d_te).copied().max().unwrap_or(0) as usize + 1;
     let pick_words = |w: &[Vec<u32>], rows: &[u32]| rows.iter().map(|&r| w[r as usize].clone()).collect::<Vec<_>>();
-    let (w_tr, w_va, w_te) = (tr.words(&vocab), va.words(&vocab), te.words(&vocab));
+    let (w_tr, w_va, w_te) = (tr.words(vocab), va.words(vocab), te.words(vocab));
     let ps = cfg.probe_schedule;
     let party_words = (pick_words(&w_tr, &p_tr.0), pick_words(&w_va, &p_va.0), pick_words(&w_te, &p_te.0));
     let v = vocab.len();
@@ -408,12 +457,12 @@ pub fn run(
     let line =
         text_vae::homotopy(&text_vae::row(means, ends[0])?, &text_vae::row(means, ends[1])?, cfg.homotopy_points)?;
     let mut homotopy = vec![te.sentences[ends[0]].tokens.join(" ")];
-    homotopy.extend(decode_all(best, &line, &vocab, None)?);
+    homotopy.extend(decode_all(best, &line, vocab, None)?);
     homotopy.push(te.sentences[ends[1]].tokens.join(" "));
     let mut rng = SeededRng::derived(cfg.vae_schedule.seed, "text-prior", 0);
     let z = rng.normal(&[5, model_cfg.latent_dim], dev)?;
-    let prior_greedy = decode_all(best, &z, &vocab, None)?;
-    let prior_sampled = decode_all(best, &z, &vocab, Some(&mut rng))?;
+    let prior_greedy = decode_all(best, &z, vocab, None)?;
+    let prior_sampled = decode_all(best, &z, vocab, Some(&mut rng))?;
 
     let kl_path = fig_dir.join("text-kl.png");
     kl_figure(&vaes, &kl_path)?;
@@ -421,8 +470,8 @@ pub fn run(
     let results = TextResults {
         config: cfg.clone(),
         vocabulary: vocab.len(),
-        unk_rate,
-        sentences: (train.len(), valid.len(), test.len()),
+        unk_rate: corpus.unk_rate,
+        sentences: corpus.sentences,
         lm: lm_score,
         lm_fit,
         lm_seconds,
