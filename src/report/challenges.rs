@@ -10,7 +10,6 @@ use super::text::{self, Corpus, TextConfig, TextResults, VaeResult};
 use super::{ReportError, VaeResults, generated_dir, write_atomic, write_json};
 use crate::data::sotu;
 use crate::models::text_vae::{KlWeight, Remedies};
-use crate::plot::{self, Lines};
 use crate::train::quick_requested;
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
@@ -90,25 +89,11 @@ pub fn run(
 /// The true KL per sentence during training of each VAE trained here (and the plain VAE), on a
 /// log scale, with free bits' floor summed over the dimensions.
 pub fn kl_figure(r: &ChallengesResults, text: Option<&TextResults>, path: &Path) -> Result<(), ReportError> {
-    let plain = text.and_then(|t| t.vaes.first());
-    let curves: Vec<(String, Vec<(f32, f32)>)> = plain
-        .into_iter()
-        .chain(&r.vaes)
-        .map(|v| (v.name.clone(), v.trace.step.iter().zip(&v.trace.kl).map(|(&s, &k)| (s as f32, k as f32)).collect()))
-        .collect();
-    let last = curves.iter().flat_map(|(_, p)| p.last().map(|p| p.0)).fold(1.0f32, f32::max);
+    let vaes: Vec<&VaeResult> = text.and_then(|t| t.vaes.first()).into_iter().chain(&r.vaes).collect();
+    let last = vaes.iter().flat_map(|v| v.trace.step.last()).max().map_or(1.0, |&s| s as f32);
     let floor = (r.config.free_bits * r.config.text.model.latent_dim as f64) as f32;
-    let floor_line = vec![(0.0, floor), (last, floor)];
-    let mut series: Vec<(&str, &[(f32, f32)])> = curves.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect();
-    series.push(("free bits' floor, summed over the dimensions", &floor_line));
-    plot::lines(
-        &series,
-        Lines { log_y: true, ..Lines::default() },
-        "KL(q(z|x) || p(z)) per sentence during training",
-        ("optimizer step", "nats (log scale)"),
-        path,
-    )?;
-    Ok(())
+    let floor_line = [(0.0, floor), (last, floor)];
+    text::kl_lines(vaes, ("free bits' floor, summed over the dimensions", &floor_line), path)
 }
 
 /// The six sentence VAEs side by side: the text chapter's three, then the three trained here.

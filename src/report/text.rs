@@ -491,16 +491,25 @@ pub fn run(
 /// The KL term of each VAE during training, on a log scale (the collapsed models' KL is a few
 /// hundredths of a nat, the working model's a few nats), with the annealed KL weight.
 pub fn kl_figure(vaes: &[VaeResult], path: &Path) -> Result<(), ReportError> {
-    let curves: Vec<(String, Vec<(f32, f32)>)> = vaes
-        .iter()
-        .map(|r| (r.name.clone(), r.trace.step.iter().zip(&r.trace.kl).map(|(&s, &k)| (s as f32, k as f32)).collect()))
-        .collect();
     let weight: Vec<(f32, f32)> = vaes
         .get(1)
         .map(|r| r.trace.step.iter().zip(&r.trace.weight).map(|(&s, &w)| (s as f32, 10.0 * w as f32)).collect())
         .unwrap_or_default();
+    kl_lines(vaes, ("annealed KL weight x 10", &weight), path)
+}
+
+/// Each VAE's KL per sentence during training, and one more line (`extra`), on a log scale.
+pub(crate) fn kl_lines<'a>(
+    vaes: impl IntoIterator<Item = &'a VaeResult>,
+    extra: (&str, &[(f32, f32)]),
+    path: &Path,
+) -> Result<(), ReportError> {
+    let curves: Vec<(String, Vec<(f32, f32)>)> = vaes
+        .into_iter()
+        .map(|r| (r.name.clone(), r.trace.step.iter().zip(&r.trace.kl).map(|(&s, &k)| (s as f32, k as f32)).collect()))
+        .collect();
     let mut series: Vec<(&str, &[(f32, f32)])> = curves.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect();
-    series.push(("annealed KL weight x 10", &weight));
+    series.push(extra);
     plot::lines(
         &series,
         Lines { log_y: true, ..Lines::default() },
