@@ -450,11 +450,26 @@ pub struct Lines {
     pub log_y: bool,
     /// Only whole-number labels on the x axis (epochs, steps, unit numbers).
     pub integer_x: bool,
+    /// Each line takes the colour of the cloud of the same index (a cloud and the curve fitted to
+    /// it), instead of the colours after the clouds'.
+    pub paired: bool,
+    /// The last line is a reference (chance, a bound), drawn in black rather than in a colour that
+    /// another line may also have.
+    pub reference_last: bool,
 }
 
 impl Default for Lines {
     fn default() -> Self {
-        Self { dots: false, join: true, size: (760, 480), equal_axes: false, log_y: false, integer_x: false }
+        Self {
+            dots: false,
+            join: true,
+            size: (760, 480),
+            equal_axes: false,
+            log_y: false,
+            integer_x: false,
+            paired: false,
+            reference_last: false,
+        }
     }
 }
 
@@ -519,7 +534,13 @@ pub fn overlay(
             entries.push(LegendEntry { name: name.to_string(), color, mark: Mark::Dot });
         }
         for (i, (name, pts)) in series.iter().enumerate() {
-            let color = CLASS_COLORS[(clouds.len() + i) % CLASS_COLORS.len()];
+            let color = if how.reference_last && i + 1 == series.len() {
+                BLACK
+            } else if how.paired {
+                CLASS_COLORS[i % CLASS_COLORS.len()]
+            } else {
+                CLASS_COLORS[(clouds.len() + i) % CLASS_COLORS.len()]
+            };
             if how.join {
                 chart
                     .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))

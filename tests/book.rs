@@ -156,6 +156,17 @@ fn mixture_tables_match_a_fresh_run() {
     }
 }
 
+/// The samples figure's caption: two drawn flowers have a negative petal width.
+#[test]
+fn two_sampled_flowers_have_a_negative_width() {
+    let fits = report::mixture::fits().unwrap();
+    let (_, fit, _) = fits.iter().find(|(k, _, _)| *k == 3).unwrap();
+    let drawn = report::mixture::drawn(fit, report::mixture::petals().unwrap().len());
+    assert_eq!(drawn.iter().filter(|(x, _)| x[1] < 0.0).count(), 2);
+    let text = std::fs::read_to_string(book_src().join("bayes.md")).unwrap();
+    assert!(text.contains("a draw from the setosa component can fall below zero, as two do here"));
+}
+
 /// The logistic-regression tables of the VI chapter are what HMC and VI compute now (about 7 s).
 #[test]
 fn logistic_tables_match_a_fresh_run() {

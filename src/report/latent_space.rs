@@ -320,7 +320,7 @@ fn figures(
     let path = dir.join("anomaly-roc.png");
     plot::lines(
         &refs,
-        plot::Lines { size: (640, 640), equal_axes: true, ..plot::Lines::default() },
+        plot::Lines { size: (640, 640), equal_axes: true, reference_last: true, ..plot::Lines::default() },
         "ROC of the -ELBO score, one VAE per held-out digit",
         ("false positive rate", "true positive rate"),
         &path,

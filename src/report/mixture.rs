@@ -115,14 +115,21 @@ pub fn figures(fits: &[(usize, EmFit, Vec<f64>)], dir: &Path) -> Result<Vec<Path
     let data_path = dir.join("gmm-iris.png");
     plot::overlay(&clouds, &lines, how, "Iris petals and a 3-component mixture fitted by EM", axes, &data_path)?;
 
-    let samples = fit.mixture.sample(xs.len(), &mut SeededRng::new(SEED));
+    let samples = drawn(fit, xs.len());
     let by_component: Vec<Vec<(f32, f32)>> =
         (0..3).map(|j| samples.iter().filter(|(_, k)| *k == j).map(|(x, _)| to_f32(x)).collect()).collect();
     let labels = ["drawn from component 1", "drawn from component 2", "drawn from component 3"];
     let clouds: Vec<(&str, &[(f32, f32)])> = labels.into_iter().zip(by_component.iter().map(Vec::as_slice)).collect();
     let sample_path = dir.join("gmm-samples.png");
-    plot::overlay(&clouds, &lines, how, "150 flowers sampled from the fitted mixture", axes, &sample_path)?;
+    let paired = plot::Lines { paired: true, ..how };
+    plot::overlay(&clouds, &lines, paired, "150 flowers sampled from the fitted mixture", axes, &sample_path)?;
     Ok(vec![data_path, sample_path])
+}
+
+/// The flowers of the samples figure: `n` seeded draws from the fitted mixture, each with the
+/// component it came from.
+pub fn drawn(fit: &EmFit, n: usize) -> Vec<([f64; 2], usize)> {
+    fit.mixture.sample(n, &mut SeededRng::new(SEED))
 }
 
 /// Writes the mixture's tables and figures under `book_src`.
