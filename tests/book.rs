@@ -270,6 +270,37 @@ fn beta_vae_table_matches_its_data() {
 }
 
 /// A short beta-VAE sweep runs and orders the rates by beta.
+/// The hidden-β pitfall: `batch_size / N` with this chapter's settings, beside its smallest β.
+#[test]
+fn beta_vae_hidden_beta_is_what_the_chapter_says() {
+    let cfg = report::beta_vae::BetaConfig::book();
+    let n = vae_book::data::Mnist::embedded().unwrap().train.len();
+    let hidden = cfg.train.batch_size as f64 / n as f64;
+    let smallest = cfg.betas.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(hidden < smallest / 10.0);
+    let text = std::fs::read_to_string(book_src().join("beta-vae.md")).unwrap();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let says = format!(
+        "With this chapter's batch of {} and {} training digits that is a β of about {hidden:.3}, far below the smallest β above ({smallest})",
+        cfg.train.batch_size,
+        format_thousands(n)
+    );
+    assert!(text.contains(&says), "the chapter must say: {says}");
+}
+
+/// 9000 as "9,000".
+fn format_thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[test]
 fn beta_vae_quick_run_orders_rates() {
     let cfg = report::beta_vae::BetaConfig { betas: vec![0.5, 4.0], ..report::beta_vae::BetaConfig::quick() };
