@@ -110,17 +110,17 @@ pub fn continuous_bernoulli_mean(logit: f32) -> f32 {
 // ANCHOR: kl
 /// Analytic `KL(N(mu, diag(exp(logvar))) || N(0, I))` per row: never negative.
 pub fn kl_standard_normal(mu: &Tensor, logvar: &Tensor) -> Result<Tensor> {
+    kl_standard_normal_dims(mu, logvar)?.sum(D::Minus1)
+}
+
+/// The same KL for each latent dimension, `(B, d)`, before the sum (the dimensions are
+/// independent under a diagonal Gaussian, so their KLs add up to the whole).
+pub fn kl_standard_normal_dims(mu: &Tensor, logvar: &Tensor) -> Result<Tensor> {
     let inner = ((logvar.affine(1.0, 1.0)? - mu.sqr()?)? - logvar.exp()?)?;
-    (inner * -0.5)?.sum(D::Minus1)
+    inner * -0.5
 }
 
 // ANCHOR_END: kl
-
-/// The terms of [`kl_standard_normal`] before the sum, `(B, d)`: the KL of each latent dimension
-/// (independent under a diagonal Gaussian, so they add up to the whole).
-pub fn kl_standard_normal_dims(mu: &Tensor, logvar: &Tensor) -> Result<Tensor> {
-    ((logvar.affine(1.0, 1.0)? - mu.sqr()?)? - logvar.exp()?)? * -0.5
-}
 
 /// Analytic `KL(N(mu_q, diag(exp(logvar_q))) || N(mu_p, diag(exp(logvar_p))))` per row, for a
 /// learned prior such as the conditional prior network of [`crate::models::quadrant`].

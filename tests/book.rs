@@ -283,22 +283,9 @@ fn beta_vae_hidden_beta_is_what_the_chapter_says() {
     let says = format!(
         "With this chapter's batch of {} and {} training digits that is a β of about {hidden:.3}, far below the smallest β above ({smallest})",
         cfg.train.batch_size,
-        format_thousands(n)
+        report::thousands(n)
     );
     assert!(text.contains(&says), "the chapter must say: {says}");
-}
-
-/// 9000 as "9,000".
-fn format_thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[test]
