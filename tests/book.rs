@@ -1380,6 +1380,22 @@ fn challenges_tables_and_prose_match_their_data() {
     ));
 }
 
+/// The notebooks rerun in full with Markdown tables hold the book's generated tables, word for word.
+#[test]
+fn sequences_and_cvae_notebooks_reproduce_the_book() {
+    let dir = report::generated_dir(&book_src());
+    for (notebook, generated) in
+        [("sequences.ipynb", "sequences.md"), ("cvae.ipynb", "cvae.md"), ("cvae.ipynb", "quadrants.md")]
+    {
+        let expected = std::fs::read_to_string(dir.join(generated)).unwrap();
+        let tables = notebook_tables(notebook);
+        assert!(
+            tables.iter().any(|t| t.trim() == expected.trim()),
+            "notebooks/{notebook} must hold generated/{generated} from a full run:\n{expected}\nfound: {tables:?}"
+        );
+    }
+}
+
 /// The challenges notebook is committed with a full run whose table equals the book's.
 #[test]
 fn challenges_notebook_reproduces_the_book() {
@@ -1441,11 +1457,9 @@ fn shows_in_a_loop(src: &str) -> bool {
 }
 
 /// Every notebook cell shows at most one display (evcxr keeps only a cell's last one), and the
-/// notebooks caption their figures (`show_figure`) and render tables as Markdown; the one listed
-/// still uses uncaptioned `show_png` and a printed table, until its next full run.
+/// notebooks caption their figures (`show_figure`) and render tables as Markdown.
 #[test]
 fn notebooks_caption_figures_and_render_tables() {
-    const NOT_YET: [&str; 1] = ["sequences.ipynb"];
     let dir = book_src().join("../../notebooks");
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -1460,12 +1474,10 @@ fn notebooks_caption_figures_and_render_tables() {
             let shows =
                 ["show_markdown(", "show_figure(", "show_png("].iter().map(|s| src.matches(s).count()).sum::<usize>();
             assert!(shows <= 1 && !shows_in_a_loop(&src), "{name}: one display per cell:\n{src}");
-            if !NOT_YET.contains(&name.as_str()) {
-                assert!(!src.contains("show_png("), "{name}: caption the figure:\n{src}");
-                let printed_table = src.contains("println!(\"--- {name}")
-                    || src.contains("println!(\"{}\", ") && src.contains("table(");
-                assert!(!printed_table, "{name}: render tables as Markdown:\n{src}");
-            }
+            assert!(!src.contains("show_png("), "{name}: caption the figure:\n{src}");
+            let printed_table =
+                src.contains("println!(\"--- {name}") || src.contains("println!(\"{}\", ") && src.contains("table(");
+            assert!(!printed_table, "{name}: render tables as Markdown:\n{src}");
         }
         checked += 1;
     }
