@@ -60,15 +60,7 @@ const BENCHES: &[Bench] = &[
 fn text_setup(epochs: usize) -> Result<(TextVaeTraining, RunConfig, SentenceSplits)> {
     let (cfg, run) = <TextVae as CliModel>::defaults("sotu");
     let run = RunConfig { epochs, patience: None, ..run };
-    let spec = DataSpec {
-        name: "sotu".into(),
-        dir: None,
-        train_size: None,
-        test_size: None,
-        quadrants: None,
-        baseline: None,
-        vqvae: None,
-    };
+    let spec = DataSpec { name: "sotu".into(), ..DataSpec::default() };
     let data = <TextVae as CliModel>::load_data(&spec, &run, &Device::Cpu)?;
     Ok((<TextVae as CliModel>::fit_to_data(cfg, &data)?, run, data))
 }

@@ -21,6 +21,7 @@ pub mod likelihoods;
 pub mod logistic;
 pub mod mixture;
 pub mod quadrants;
+pub mod semi_supervised;
 pub mod sequences;
 pub mod text;
 pub mod vqvae;

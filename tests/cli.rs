@@ -165,6 +165,13 @@ fn wrong_model_flag_or_data_names_the_choices() {
         &vae(&["train", "--model", "classifier", "--gamma", "1", "--out", d]),
         "does not take --gamma",
     );
+    assert_clean_failure(&vae(&["train", "--model", "m2", "--labels", "0", "--out", d]), "--labels must be at least 1");
+    assert_clean_failure(
+        &vae(&["train", "--model", "m2", "--labels", "500", "--train-size", "300", "--out", d]),
+        "--labels 500: class 0 has fewer than the 500 images to label",
+    );
+    assert_clean_failure(&vae(&["train", "--model", "m2", "--alpha=-1", "--out", d]), "--alpha must be a number");
+    assert_clean_failure(&vae(&["train", "--model", "cvae", "--labels", "5", "--out", d]), "does not take --labels");
     assert_clean_failure(
         &vae(&["train", "--model", "conv", "--data", "cifar", "--out", d]),
         "does not train on --data cifar; choose mnist or fashion",
@@ -243,7 +250,7 @@ fn train_resume_eval(model: &str, extra: &[&str]) -> (tempfile::TempDir, std::pa
     let ckpt = out.join("checkpoint.safetensors");
     let o = vae(&["eval", "--checkpoint", ckpt.to_str().unwrap(), "--k", "3"]);
     assert!(o.status.success(), "{model}: {}", text(&o));
-    let numbers = ["importance sampled", "exact", "no ELBO", "error rate"];
+    let numbers = ["importance sampled", "exact", "no ELBO", "error rate", "classification error"];
     assert!(numbers.iter().any(|n| text(&o).contains(n)), "{}", text(&o));
     // Resuming as another model is refused by name.
     let other = if model == "conv" { "cvae" } else { "conv" };
@@ -262,6 +269,7 @@ fn every_image_model_trains_resumes_evaluates_and_draws() {
         ("conv", vec![]),
         ("iwae", vec!["--k", "2", "--hidden", "32"]),
         ("cvae", vec!["--hidden", "32"]),
+        ("m2", vec!["--hidden", "32", "--latent-dim", "4", "--labels", "3", "--alpha", "0.5"]),
         ("vqvae", vec!["--codes", "16", "--code-dim", "4"]),
         ("vaegan", vec!["--hidden", "32", "--gamma", "2"]),
     ] {

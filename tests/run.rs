@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use vae_book::candle_core::{Device, Result, Tensor};
 use vae_book::candle_nn::VarBuilder;
+use vae_book::data::labelled::FewLabels;
 use vae_book::data::sequences::{SeqData, SeqSplits};
 use vae_book::data::sotu::Vocabulary;
 use vae_book::data::tokens::{SentenceSplits, TokenData};
@@ -15,6 +16,7 @@ use vae_book::models::conv_vae::{ConvVae, ConvVaeConfig};
 use vae_book::models::cvae::{Cvae, CvaeConfig};
 use vae_book::models::iwae::{Iwae, IwaeConfig};
 use vae_book::models::likelihood::{Likelihood, LikelihoodConfig, LikelihoodVae};
+use vae_book::models::m2::{LabelsOnly, M2, M2Config};
 use vae_book::models::quadrant::{Baseline, BaselineData, CvaeData, QuadrantConfig, QuadrantCvae, Task};
 use vae_book::models::text_vae::{KlWeight, Remedies, RnnLm, TextVae, TextVaeConfig, TextVaeTraining};
 use vae_book::models::vae::VaeConfig;
@@ -84,6 +86,10 @@ fn image_models_resume_exactly() {
     );
     let small = CvaeConfig { hidden: 32, ..CvaeConfig::default() };
     resumes_exactly::<Cvae>(small, schedule(64, Some(1)), &images);
+    let few = FewLabels::draw(Images::from_mnist(&m, &dev).unwrap(), 2, 7).unwrap();
+    let m2 = M2Config { hidden: 32, latent_dim: 3, labelled_batch: 8, ..M2Config::default() };
+    resumes_exactly::<M2>(m2, schedule(64, None), &few);
+    resumes_exactly::<LabelsOnly>(m2, schedule(8, None), &few);
     let binarized = BinarizedImages::new(&m.train, &m.test, 7, &dev).unwrap();
     let iwae = IwaeConfig { model: VaeConfig { input_dim: 784, hidden: 32, latent_dim: 3 }, k: 4 };
     resumes_exactly::<Iwae>(iwae, schedule(64, None), &binarized);

@@ -107,6 +107,7 @@ fn resume<M: CliModel>(args: &TrainArgs, ckpt_path: &Path, dev: &Device) -> Resu
         quadrants: args.quadrants.or(saved_spec.quadrants),
         baseline: args.baseline.clone().or(saved_spec.baseline.clone()),
         vqvae: args.vqvae.clone().or(saved_spec.vqvae.clone()),
+        labels: args.labels.or(saved_spec.labels),
     };
     if asked != saved_spec {
         bail!(

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 mod driver;
 mod images;
 mod likelihood;
+mod m2;
 pub mod mlp;
 mod quadrants;
 mod sequences;
@@ -81,6 +82,13 @@ pub const CVAE: ModelInfo = ModelInfo {
     flags: &["--latent-dim", "--hidden", "--data-dir", "--train-size", "--test-size"],
 };
 
+pub const M2: ModelInfo = ModelInfo {
+    name: "m2",
+    about: "the semi-supervised VAE (Kingma et al. M2): --labels per class labelled, the rest not",
+    data: &["mnist", "fashion"],
+    flags: &["--labels", "--alpha", "--latent-dim", "--hidden", "--data-dir", "--train-size", "--test-size"],
+};
+
 pub const QUADRANT_BASELINE: ModelInfo = ModelInfo {
     name: "quadrant-baseline",
     about: "a network that completes a digit from 1-3 of its quadrants (one guess, a blur)",
@@ -145,12 +153,13 @@ pub const TEXT: ModelInfo = ModelInfo {
 };
 
 /// Every model `vae train --model` knows, in the book's order.
-pub const MODELS: [ModelInfo; 14] = [
+pub const MODELS: [ModelInfo; 15] = [
     MLP,
     LIKELIHOOD,
     CONV,
     IWAE,
     CVAE,
+    M2,
     QUADRANT_BASELINE,
     QUADRANT,
     VQVAE,
@@ -246,6 +255,13 @@ pub struct TrainArgs {
     /// discriminator [default: 1].
     #[arg(long)]
     pub gamma: Option<f64>,
+    /// m2: labelled training images per class; the others are used without labels [default: 10].
+    #[arg(long)]
+    pub labels: Option<usize>,
+    /// m2: weight of the labelled images' cross-entropy, as a multiple of the training set's size
+    /// (the paper's alpha = 0.1 N) [default: 0.1].
+    #[arg(long)]
+    pub alpha: Option<f64>,
     /// quadrant models: how many quadrants of each digit are shown (1, 2 or 3) [default: 2].
     #[arg(long)]
     pub quadrants: Option<usize>,
@@ -308,6 +324,8 @@ impl TrainArgs {
             ("--commitment", self.commitment.is_some()),
             ("--vqvae", self.vqvae.is_some()),
             ("--gamma", self.gamma.is_some()),
+            ("--labels", self.labels.is_some()),
+            ("--alpha", self.alpha.is_some()),
             ("--quadrants", self.quadrants.is_some()),
             ("--baseline", self.baseline.is_some()),
             ("--data-dir", self.data_dir.is_some()),
@@ -397,7 +415,7 @@ pub fn model_info(name: &str) -> Result<&'static ModelInfo> {
 
 /// The data a command-line run trained on, saved in its checkpoint so that `--resume`, `vae eval`
 /// and `vae sample` load the same.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DataSpec {
     /// `mnist`, `fashion`, `chorales`, `mnist-rows` or `sotu`.
     pub name: String,
@@ -414,6 +432,9 @@ pub struct DataSpec {
     /// The VQ-VAE checkpoint whose codes the vq-prior learns.
     #[serde(default)]
     pub vqvae: Option<PathBuf>,
+    /// Labelled training images per class, for the semi-supervised model.
+    #[serde(default)]
+    pub labels: Option<usize>,
 }
 
 impl DataSpec {
@@ -427,6 +448,7 @@ impl DataSpec {
             quadrants: args.quadrants,
             baseline: args.baseline.clone(),
             vqvae: args.vqvae.clone(),
+            labels: args.labels,
         }
     }
 
@@ -442,6 +464,7 @@ impl DataSpec {
             ("--quadrants", count(self.quadrants)),
             ("--baseline", path(&self.baseline)),
             ("--vqvae", path(&self.vqvae)),
+            ("--labels", count(self.labels)),
         ];
         for (flag, value) in flags.into_iter().filter_map(|(f, v)| v.map(|v| (f, v))) {
             out.push_str(&format!(" {flag} {value}"));
@@ -505,6 +528,7 @@ macro_rules! dispatch_model {
             "conv" => $f::<$crate::models::conv_vae::ConvVae>($($arg),*),
             "iwae" => $f::<$crate::models::iwae::Iwae>($($arg),*),
             "cvae" => $f::<$crate::models::cvae::Cvae>($($arg),*),
+            "m2" => $f::<$crate::models::m2::M2>($($arg),*),
             "quadrant-baseline" => $f::<$crate::models::quadrant::Baseline>($($arg),*),
             "quadrant" => $f::<$crate::models::quadrant::QuadrantCvae>($($arg),*),
             "vqvae" => $f::<$crate::models::vqvae::VqVae>($($arg),*),

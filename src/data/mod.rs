@@ -6,6 +6,7 @@
 pub mod chorales;
 pub mod idx;
 pub mod images;
+pub mod labelled;
 pub mod mnist;
 pub mod sequences;
 pub mod sotu;

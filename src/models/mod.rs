@@ -7,6 +7,7 @@ pub mod conv_vae;
 pub mod cvae;
 pub mod iwae;
 pub mod likelihood;
+pub mod m2;
 pub mod quadrant;
 pub mod text_vae;
 pub mod vae;
