@@ -196,6 +196,14 @@ pub fn amortization_table(results: &VaeResults) -> String {
     )
 }
 
+/// Mean and sample standard deviation (0 for a single value).
+pub fn mean_sd(values: &[f64]) -> (f64, f64) {
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean, var.sqrt())
+}
+
 /// `n` with a comma between groups of three digits, as the prose writes counts (9,000).
 pub fn thousands(n: usize) -> String {
     let digits = n.to_string();

@@ -140,6 +140,6 @@ fn the_experiment_runs_every_method_on_every_draw() {
         table.contains("| always the test set's most frequent digit |") && table.contains("11.97 ± 1.71"),
         "{table}"
     );
-    let (mean, sd) = semi_supervised::mean_sd(&[1.0, 2.0, 3.0]);
+    let (mean, sd) = vae_book::report::mean_sd(&[1.0, 2.0, 3.0]);
     assert!((mean - 2.0).abs() < 1e-12 && (sd - 1.0).abs() < 1e-12);
 }

@@ -29,6 +29,10 @@ pub struct LatentSpaceConfig {
     pub k: usize,
     /// Importance samples for the anomaly score.
     pub iw_samples: usize,
+    /// Seeds of the repeated runs behind the k-NN and anomaly tables' spreads: each draws its own
+    /// labelled digits and trains its own VAEs. The first is `train.seed`, whose model also serves
+    /// the other experiments.
+    pub seeds: Vec<u64>,
 }
 
 impl LatentSpaceConfig {
@@ -39,6 +43,7 @@ impl LatentSpaceConfig {
             label_budgets: vec![100, 1000, 9000],
             k: 5,
             iw_samples: 50,
+            seeds: vec![42, 43, 44],
         }
     }
 
@@ -48,6 +53,7 @@ impl LatentSpaceConfig {
             train: TrainConfig::default().quick(),
             dims: vec![2, 20],
             label_budgets: vec![100, 2000],
+            seeds: vec![42, 43],
             ..Self::book()
         }
     }
@@ -70,24 +76,27 @@ pub struct DimResult {
     pub active_units: usize,
 }
 
+/// k-NN test accuracy with `labels` labelled training digits, one value per seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureResult {
     pub labels: usize,
-    pub pixels: f64,
-    pub pca: f64,
-    pub vae: f64,
+    pub pixels: Vec<f64>,
+    pub pca: Vec<f64>,
+    pub vae: Vec<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One held-out digit: the scores' AUCs and mean negative ELBOs, one value per seed (PCA has no
+/// seed).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnomalyResult {
     /// The digit left out of training.
     pub digit: u8,
-    pub auc_elbo: f64,
-    pub auc_iw: f64,
+    pub auc_elbo: Vec<f64>,
+    pub auc_iw: Vec<f64>,
     pub auc_pca: f64,
     /// Mean negative ELBO of the held-out digit's test images and of the others.
-    pub neg_elbo_anomalous: f64,
-    pub neg_elbo_normal: f64,
+    pub neg_elbo_anomalous: Vec<f64>,
+    pub neg_elbo_normal: Vec<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,15 +112,33 @@ pub struct InterpolationResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NeighbourCounts {
+    /// Neighbours shown in each of the two spaces (test digits times neighbours).
+    pub shown: usize,
+    pub latent_same: usize,
+    pub pixels_same: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LatentSpaceResults {
     pub config: LatentSpaceConfig,
     pub dims: Vec<DimResult>,
     pub features: Vec<FeatureResult>,
     pub anomaly: Vec<AnomalyResult>,
     pub interpolation: InterpolationResult,
+    /// The neighbours figure, counted: how many neighbours share their test digit's label.
+    pub neighbours: NeighbourCounts,
     /// ROC curves (false positive rate, true positive rate) of the negative-ELBO score, per digit.
     pub roc: Vec<Vec<(f64, f64)>>,
 }
+
+/// An ROC curve: (false positive rate, true positive rate) points.
+type Roc = Vec<(f64, f64)>;
+
+/// The test digits whose neighbours the figure shows (the first of each of these labels).
+const SHOWN_DIGITS: [u8; 4] = [2, 4, 7, 9];
+/// Nearest training digits shown per test digit.
+const NEIGHBOURS: usize = 6;
 
 /// Mean over rows of the summed squared difference.
 fn mean_sq_error(a: &Tensor, b: &Tensor) -> candle_core::Result<f64> {
@@ -125,6 +152,29 @@ pub fn run(
     fig_dir: &Path,
     log: &mut dyn FnMut(String),
 ) -> Result<(LatentSpaceResults, Vec<PathBuf>), ReportError> {
+    if cfg.seeds.first() != Some(&cfg.train.seed) {
+        let msg = format!("the seeds {:?} must start with the training seed {}", cfg.seeds, cfg.train.seed);
+        return Err(ReportError::File { path: "latent-space configuration".into(), msg });
+    }
+    let data = digits(cfg)?;
+    let (x_train, x_test) = (data.train.images(dev)?, data.test.images(dev)?);
+    log("  latent space: VAEs and PCA for each latent size".into());
+    let (dims, model, pca) = dimension_sweep(cfg, &data, dev, log)?;
+    log("  latent space: k-NN classifiers".into());
+    let features = feature_accuracies(cfg, &data, (&model, &pca), dev, log)?;
+    log("  latent space: anomaly detection, one VAE per held-out digit and seed".into());
+    let (anomaly, roc) = anomaly_scores(cfg, &data, dev, log)?;
+    let train_codes = latent::encode_means(&model, &x_train)?;
+    let interpolation = interpolation_norms(&latent::encode_means(&model, &x_test)?, cfg.train.seed)?;
+    let shown = shown_neighbours(&model, &data, (&x_test, &x_train), &train_codes)?;
+    let neighbours = neighbour_counts(&data, &shown);
+    let results = LatentSpaceResults { config: cfg.clone(), dims, features, anomaly, interpolation, neighbours, roc };
+    let written = figures(&results, &model, &data, &x_test, &x_train, &train_codes, fig_dir)?;
+    Ok((results, written))
+}
+
+/// The digits of the configuration, cut to its sizes.
+fn digits(cfg: &LatentSpaceConfig) -> Result<Mnist, ReportError> {
     let mut data = Mnist::load(cfg.train.data_dir.as_deref()).map_err(crate::train::TrainError::from)?;
     if let Some(n) = cfg.train.train_size {
         data.train = data.train.take(n);
@@ -132,103 +182,145 @@ pub fn run(
     if let Some(n) = cfg.train.test_size {
         data.test = data.test.take(n);
     }
-    let x_train = data.train.images(dev)?;
-    let x_test = data.test.images(dev)?;
+    Ok(data)
+}
 
-    // Dimensionality reduction: one VAE per latent size, PCA with as many components.
-    log("  latent space: VAEs and PCA for each latent size".into());
+/// The training configuration for `data` (already cut to size) with `seed`.
+fn config_for(cfg: &LatentSpaceConfig, latent_dim: usize, seed: u64) -> TrainConfig {
+    let mut tc = cfg.train.clone();
+    tc.model.latent_dim = latent_dim;
+    tc.seed = seed;
+    tc.train_size = None;
+    tc.test_size = None;
+    tc
+}
+
+/// Dimensionality reduction: one VAE per latent size, PCA with as many components. Returns the
+/// model and PCA of the configuration's own latent size too, which the other experiments use.
+fn dimension_sweep(
+    cfg: &LatentSpaceConfig,
+    data: &Mnist,
+    dev: &Device,
+    log: &mut dyn FnMut(String),
+) -> Result<(Vec<DimResult>, Vae, Pca), ReportError> {
+    let (x_train, x_test) = (data.train.images(dev)?, data.test.images(dev)?);
     let mut dims = Vec::new();
-    let mut main_model = None;
-    let mut pca_main = None;
+    let mut main = None;
     for &d in &cfg.dims {
-        let mut tc = cfg.train.clone();
-        tc.model.latent_dim = d;
-        tc.train_size = None; // `data` is already cut to size
-        tc.test_size = None;
-        let run = run_to_end_with(tc, data.clone(), dev, log)?;
-        let model = run.0;
+        let (model, neg_elbo) = run_to_end_with(config_for(cfg, d, cfg.train.seed), data.clone(), dev, log)?;
         let mu = latent::encode_means(&model, &x_test)?;
         let recon = latent::decode_probabilities(&model, &mu)?;
         let pca = Pca::fit(&x_train, d, 150)?;
-        let active = estimators::active_units(&mu)?;
         dims.push(DimResult {
             latent_dim: d,
-            neg_elbo: run.1,
+            neg_elbo,
             vae_sq_error: mean_sq_error(&recon, &x_test)?,
             pca_sq_error: mean_sq_error(&pca.reconstruct(&x_test)?, &x_test)?,
-            active_units: active,
+            active_units: estimators::active_units(&mu)?,
         });
         if d == cfg.train.model.latent_dim {
-            main_model = Some(model);
-            pca_main = Some(pca);
+            main = Some((model, pca));
         }
     }
-    let (Some(model), Some(pca)) = (main_model, pca_main) else {
+    let Some((model, pca)) = main else {
         let msg = format!("the latent sizes {:?} must include {}", cfg.dims, cfg.train.model.latent_dim);
-        return Err(ReportError::File { path: fig_dir.into(), msg });
+        return Err(ReportError::File { path: "latent-space configuration".into(), msg });
     };
+    Ok((dims, model, pca))
+}
 
-    // Features: k-NN on pixels, PCA coordinates and VAE means, with few or many labels.
-    log("  latent space: k-NN classifiers".into());
-    let train_codes = latent::encode_means(&model, &x_train)?;
-    let test_codes = latent::encode_means(&model, &x_test)?;
-    let (train_pca, test_pca) = (pca.project(&x_train)?, pca.project(&x_test)?);
-    let accuracy = |pool: &Tensor, queries: &Tensor, n: usize| -> Result<f64, ReportError> {
-        let n = n.min(data.train.len());
-        let predicted = latent::knn_classify(queries, &pool.narrow(0, 0, n)?, &data.train.labels[..n], cfg.k)?;
-        let right = predicted.iter().zip(&data.test.labels).filter(|(p, l)| p == l).count();
-        Ok(right as f64 / predicted.len() as f64)
-    };
-    let mut features = Vec::new();
-    for &n in &cfg.label_budgets {
-        features.push(FeatureResult {
-            labels: n.min(data.train.len()),
-            pixels: accuracy(&x_train, &x_test, n)?,
-            pca: accuracy(&train_pca, &test_pca, n)?,
-            vae: accuracy(&train_codes, &test_codes, n)?,
-        });
+/// `n` training rows drawn at random with `seed` (all of them if `n` is the whole set).
+fn labelled_rows(len: usize, n: usize, seed: u64) -> Vec<u32> {
+    let mut rows = SeededRng::derived(seed, "labelled-rows", n as u64).permutation(len);
+    rows.truncate(n.min(len));
+    rows
+}
+
+/// k-NN accuracy on pixels, PCA coordinates and VAE means for each label budget, once per seed:
+/// each seed draws its own labelled digits and trains its own VAE (the first seed's is `main`).
+fn feature_accuracies(
+    cfg: &LatentSpaceConfig,
+    data: &Mnist,
+    (main, pca): (&Vae, &Pca),
+    dev: &Device,
+    log: &mut dyn FnMut(String),
+) -> Result<Vec<FeatureResult>, ReportError> {
+    let (x_train, x_test) = (data.train.images(dev)?, data.test.images(dev)?);
+    let spaces = [(x_train.clone(), x_test.clone()), (pca.project(&x_train)?, pca.project(&x_test)?)];
+    let mut features: Vec<FeatureResult> = cfg
+        .label_budgets
+        .iter()
+        .map(|&n| FeatureResult { labels: n.min(data.train.len()), pixels: vec![], pca: vec![], vae: vec![] })
+        .collect();
+    for (i, &seed) in cfg.seeds.iter().enumerate() {
+        let extra = if i == 0 {
+            None
+        } else {
+            Some(run_to_end_with(config_for(cfg, main.cfg.latent_dim, seed), data.clone(), dev, log)?.0)
+        };
+        let model = extra.as_ref().unwrap_or(main);
+        let codes = (latent::encode_means(model, &x_train)?, latent::encode_means(model, &x_test)?);
+        for f in features.iter_mut() {
+            let rows = labelled_rows(data.train.len(), f.labels, seed);
+            let accuracy = |(pool, queries): (&Tensor, &Tensor)| knn_accuracy(pool, queries, &rows, data, cfg.k);
+            f.pixels.push(accuracy((&spaces[0].0, &spaces[0].1))?);
+            f.pca.push(accuracy((&spaces[1].0, &spaces[1].1))?);
+            f.vae.push(accuracy((&codes.0, &codes.1))?);
+        }
     }
+    Ok(features)
+}
 
-    // Anomaly detection: train without one digit, score every test digit.
-    log("  latent space: anomaly detection, one VAE per held-out digit".into());
+/// Test accuracy of k-NN whose pool is the training `rows` of `pool`.
+fn knn_accuracy(pool: &Tensor, queries: &Tensor, rows: &[u32], data: &Mnist, k: usize) -> Result<f64, ReportError> {
+    let pool = pool.index_select(&Tensor::from_slice(rows, rows.len(), pool.device())?, 0)?;
+    let labels: Vec<u8> = rows.iter().map(|&r| data.train.labels[r as usize]).collect();
+    let predicted = latent::knn_classify(queries, &pool, &labels, k)?;
+    let right = predicted.iter().zip(&data.test.labels).filter(|(p, l)| p == l).count();
+    Ok(right as f64 / predicted.len().max(1) as f64)
+}
+
+/// Anomaly detection: for each digit and seed, a VAE trained without that digit scores every
+/// test digit; the ROC curves are the first seed's.
+fn anomaly_scores(
+    cfg: &LatentSpaceConfig,
+    data: &Mnist,
+    dev: &Device,
+    log: &mut dyn FnMut(String),
+) -> Result<(Vec<AnomalyResult>, Vec<Roc>), ReportError> {
+    let x_test = data.test.images(dev)?;
     let mut anomalies = Vec::new();
     let mut rocs = Vec::new();
     for digit in 0..10u8 {
         let mut normal = data.clone();
         normal.train = data.train.filter(|l| l != digit);
-        let mut tc = cfg.train.clone();
-        tc.train_size = None;
-        tc.test_size = None;
-        let (m, _) = run_to_end_with(tc, normal.clone(), dev, log)?;
-        let mut rng = SeededRng::derived(cfg.train.seed, "anomaly", digit as u64);
-        let log_w = estimators::log_weights_chunked(&m, &x_test, cfg.iw_samples, 100, &mut rng)?;
-        let neg_elbo: Vec<f64> = log_w.iter().map(|w| -w.iter().sum::<f64>() / w.len() as f64).collect();
-        let neg_iw: Vec<f64> = log_w.iter().map(|w| -bayes::log_mean_exp(w)).collect();
+        let truth: Vec<bool> = data.test.labels.iter().map(|&l| l == digit).collect();
         let p = Pca::fit(&normal.train.images(dev)?, cfg.train.model.latent_dim, 150)?;
         let pca_err = (p.reconstruct(&x_test)? - &x_test)?.sqr()?.sum(1)?.to_vec1::<f32>()?;
         let pca_err: Vec<f64> = pca_err.into_iter().map(f64::from).collect();
-        let truth: Vec<bool> = data.test.labels.iter().map(|&l| l == digit).collect();
-        let mean_of = |flag: bool| {
-            let v: Vec<f64> = neg_elbo.iter().zip(&truth).filter(|(_, t)| **t == flag).map(|(s, _)| *s).collect();
-            v.iter().sum::<f64>() / v.len().max(1) as f64
-        };
-        anomalies.push(AnomalyResult {
-            digit,
-            auc_elbo: anomaly::auc(&neg_elbo, &truth),
-            auc_iw: anomaly::auc(&neg_iw, &truth),
-            auc_pca: anomaly::auc(&pca_err, &truth),
-            neg_elbo_anomalous: mean_of(true),
-            neg_elbo_normal: mean_of(false),
-        });
-        rocs.push(anomaly::roc(&neg_elbo, &truth));
+        let mut a = AnomalyResult { digit, auc_pca: anomaly::auc(&pca_err, &truth), ..AnomalyResult::default() };
+        for (i, &seed) in cfg.seeds.iter().enumerate() {
+            let tc = config_for(cfg, cfg.train.model.latent_dim, seed);
+            let (m, _) = run_to_end_with(tc, normal.clone(), dev, log)?;
+            let mut rng = SeededRng::derived(seed, "anomaly", digit as u64);
+            let log_w = estimators::log_weights_chunked(&m, &x_test, cfg.iw_samples, 100, &mut rng)?;
+            let neg_elbo: Vec<f64> = log_w.iter().map(|w| -w.iter().sum::<f64>() / w.len() as f64).collect();
+            let neg_iw: Vec<f64> = log_w.iter().map(|w| -bayes::log_mean_exp(w)).collect();
+            let mean_of = |flag: bool| {
+                let v: Vec<f64> = neg_elbo.iter().zip(&truth).filter(|(_, t)| **t == flag).map(|(s, _)| *s).collect();
+                v.iter().sum::<f64>() / v.len().max(1) as f64
+            };
+            a.auc_elbo.push(anomaly::auc(&neg_elbo, &truth));
+            a.auc_iw.push(anomaly::auc(&neg_iw, &truth));
+            a.neg_elbo_anomalous.push(mean_of(true));
+            a.neg_elbo_normal.push(mean_of(false));
+            if i == 0 {
+                rocs.push(anomaly::roc(&neg_elbo, &truth));
+            }
+        }
+        anomalies.push(a);
     }
-
-    // Interpolation: norms of midpoints against the norms of codes.
-    let interpolation = interpolation_norms(&test_codes, cfg.train.seed)?;
-    let results =
-        LatentSpaceResults { config: cfg.clone(), dims, features, anomaly: anomalies, interpolation, roc: rocs };
-    let written = figures(&results, &model, &data, &x_test, &x_train, &train_codes, fig_dir)?;
-    Ok((results, written))
+    Ok((anomalies, rocs))
 }
 
 /// Trains to the end on `data`; returns the model and its final test negative ELBO.
@@ -311,7 +403,8 @@ fn figures(
         .iter()
         .zip(&r.anomaly)
         .map(|(c, a)| {
-            (format!("{} (AUC {:.2})", a.digit, a.auc_elbo), c.iter().map(|&(x, y)| (x as f32, y as f32)).collect())
+            let auc = a.auc_elbo.first().copied().unwrap_or(f64::NAN);
+            (format!("{} (AUC {auc:.2})", a.digit), c.iter().map(|&(x, y)| (x as f32, y as f32)).collect())
         })
         .collect();
     let mut refs: Vec<(&str, &[(f32, f32)])> = curves.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
@@ -386,12 +479,7 @@ fn figures(
     written.push(path);
 
     // Nearest neighbours in latent space and in pixel space.
-    let queries = first_of(data, &[2, 4, 7, 9]);
-    let q_idx = Tensor::from_vec(queries.iter().map(|&i| i as u32).collect::<Vec<_>>(), queries.len(), dev)?;
-    let q_codes = latent::encode_means(model, &x_test.index_select(&q_idx, 0)?)?;
-    let q_pixels = x_test.index_select(&q_idx, 0)?;
-    let near_codes = latent::nearest(&q_codes, train_codes, 6)?;
-    let near_pixels = latent::nearest(&q_pixels, x_train, 6)?;
+    let (queries, near_codes, near_pixels) = shown_neighbours(model, data, (x_test, x_train), train_codes)?;
     let pixels_of = |t: &Tensor, i: usize| -> candle_core::Result<Vec<f32>> { t.get(i)?.to_vec1::<f32>() };
     let mut images = Vec::new();
     let mut labels = Vec::new();
@@ -420,6 +508,38 @@ fn figures(
     Ok(written)
 }
 
+/// The test digits the neighbours figure shows, and the indices of their nearest training digits
+/// among the encoder means and among the pixels.
+type Neighbours = (Vec<usize>, Vec<Vec<usize>>, Vec<Vec<usize>>);
+
+fn shown_neighbours(
+    model: &Vae,
+    data: &Mnist,
+    (x_test, x_train): (&Tensor, &Tensor),
+    train_codes: &Tensor,
+) -> Result<Neighbours, ReportError> {
+    let queries = first_of(data, &SHOWN_DIGITS);
+    let q_idx =
+        Tensor::from_vec(queries.iter().map(|&i| i as u32).collect::<Vec<_>>(), queries.len(), x_test.device())?;
+    let q_pixels = x_test.index_select(&q_idx, 0)?;
+    let q_codes = latent::encode_means(model, &q_pixels)?;
+    let near_codes = latent::nearest(&q_codes, train_codes, NEIGHBOURS)?;
+    let near_pixels = latent::nearest(&q_pixels, x_train, NEIGHBOURS)?;
+    Ok((queries, near_codes, near_pixels))
+}
+
+/// How many of the neighbours in the figure share their test digit's label.
+fn neighbour_counts(data: &Mnist, (queries, codes, pixels): &Neighbours) -> NeighbourCounts {
+    let same = |near: &[Vec<usize>]| {
+        queries
+            .iter()
+            .zip(near)
+            .map(|(&q, n)| n.iter().filter(|&&j| data.train.labels[j] == data.test.labels[q]).count())
+            .sum()
+    };
+    NeighbourCounts { shown: queries.len() * NEIGHBOURS, latent_same: same(codes), pixels_same: same(pixels) }
+}
+
 /// The chapter's tables, rendered from the results.
 pub fn tables(r: &LatentSpaceResults) -> Vec<(&'static str, String)> {
     let mut dims = String::from(
@@ -431,31 +551,56 @@ pub fn tables(r: &LatentSpaceResults) -> Vec<(&'static str, String)> {
             d.latent_dim, d.neg_elbo, d.vae_sq_error, d.pca_sq_error, d.active_units, d.latent_dim
         );
     }
+    let seeds = r.config.seeds.len();
+    let pm = |v: &[f64], scale: f64, digits: usize| {
+        let (mean, sd) = super::mean_sd(v);
+        format!("{:.digits$} ± {:.digits$}", scale * mean, scale * sd)
+    };
     let mut features = format!(
         "| labelled training digits | {}-NN on pixels (784) | on PCA ({}) | on VAE means ({}) |\n|---:|---:|---:|---:|\n",
         r.config.k, r.config.train.model.latent_dim, r.config.train.model.latent_dim
     );
     for f in &r.features {
-        features +=
-            &format!("| {} | {:.1}% | {:.1}% | {:.1}% |\n", f.labels, 100.0 * f.pixels, 100.0 * f.pca, 100.0 * f.vae);
+        let (px, pc, va) = (pm(&f.pixels, 100.0, 1), pm(&f.pca, 100.0, 1), pm(&f.vae, 100.0, 1));
+        features += &format!("| {} | {px}% | {pc}% | {va}% |\n", super::thousands(f.labels));
     }
+    features += &format!(
+        "\nTest accuracy, mean ± standard deviation over {seeds} seeds; each seed draws its own labelled digits at \
+         random and trains its own VAE (PCA has no seed: its spread is the labelled draw's alone). On {} test digits one standard error of an accuracy near \
+         70% is about {:.1} points.\n",
+        super::thousands(r.config.train.test_size.unwrap_or(1000)),
+        100.0 * (0.7f64 * 0.3 / r.config.train.test_size.unwrap_or(1000) as f64).sqrt()
+    );
     let mut anomaly = format!(
         "| held-out digit | AUC: −ELBO | AUC: −IW bound (k = {}) | AUC: PCA error | −ELBO of the held-out digit | −ELBO of the others |\n|---:|---:|---:|---:|---:|---:|\n",
         r.config.iw_samples
     );
     for a in &r.anomaly {
+        let mean = |v: &[f64]| super::mean_sd(v).0;
         anomaly += &format!(
-            "| {} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} |\n",
-            a.digit, a.auc_elbo, a.auc_iw, a.auc_pca, a.neg_elbo_anomalous, a.neg_elbo_normal
+            "| {} | {} | {} | {:.3} | {:.1} | {:.1} |\n",
+            a.digit,
+            pm(&a.auc_elbo, 1.0, 3),
+            pm(&a.auc_iw, 1.0, 3),
+            a.auc_pca,
+            mean(&a.neg_elbo_anomalous),
+            mean(&a.neg_elbo_normal)
         );
     }
-    let n = r.anomaly.len().max(1) as f64;
-    let mean = |f: fn(&AnomalyResult) -> f64| r.anomaly.iter().map(f).sum::<f64>() / n;
+    // The mean over digits, seed by seed; then its mean and spread over the seeds.
+    let over_digits = |f: fn(&AnomalyResult) -> &Vec<f64>| -> Vec<f64> {
+        let n = r.anomaly.len().max(1) as f64;
+        (0..seeds)
+            .map(|s| r.anomaly.iter().map(|a| f(a).get(s).copied().unwrap_or(f64::NAN)).sum::<f64>() / n)
+            .collect()
+    };
+    let pca_mean = r.anomaly.iter().map(|a| a.auc_pca).sum::<f64>() / r.anomaly.len().max(1) as f64;
     anomaly += &format!(
-        "| **mean** | **{:.3}** | **{:.3}** | **{:.3}** | | |\n",
-        mean(|a| a.auc_elbo),
-        mean(|a| a.auc_iw),
-        mean(|a| a.auc_pca)
+        "| **mean** | **{}** | **{}** | **{pca_mean:.3}** | | |\n\nAUCs are the mean ± standard deviation over \
+         {seeds} seeds (a VAE trained per held-out digit and seed; PCA has no seed); the −ELBO columns are means \
+         over the seeds.\n",
+        pm(&over_digits(|a| &a.auc_elbo), 1.0, 3),
+        pm(&over_digits(|a| &a.auc_iw), 1.0, 3)
     );
     let i = &r.interpolation;
     let d = r.config.train.model.latent_dim;
@@ -473,8 +618,14 @@ pub fn tables(r: &LatentSpaceResults) -> Vec<(&'static str, String)> {
         i.prior_norm,
         i.prior_lerp_mid_norm
     );
+    let n = &r.neighbours;
+    let neighbours = format!(
+        "{} of the {} latent neighbours have the test digit's label, against {} of the {} pixel neighbours.\n",
+        n.latent_same, n.shown, n.pixels_same, n.shown
+    );
     vec![
         ("latent-dims.md", dims),
+        ("latent-neighbours.md", neighbours),
         ("latent-features.md", features),
         ("latent-anomaly.md", anomaly),
         ("latent-interpolation.md", interpolation),

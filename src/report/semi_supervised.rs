@@ -5,7 +5,7 @@
 //! [`SemiSupervisedConfig::book`], M2's classifier is still worse than the same network trained on
 //! the labels alone, and the chapter waits for a run that shows what M2 can do.
 
-use super::ReportError;
+use super::{ReportError, mean_sd};
 use crate::classic::latent;
 use crate::data::labelled::FewLabels;
 use crate::data::{Images, Mnist};
@@ -111,14 +111,6 @@ pub struct SemiSupervisedResults {
     /// The share of the most frequent test label: the error of always answering it is 1 minus this.
     pub test_majority: f64,
     pub draws: Vec<DrawResult>,
-}
-
-/// Mean and sample standard deviation.
-pub fn mean_sd(values: &[f64]) -> (f64, f64) {
-    let n = values.len().max(1) as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-    (mean, var.sqrt())
 }
 
 fn digits(cfg: &SemiSupervisedConfig) -> Result<Mnist, ReportError> {
