@@ -345,7 +345,8 @@ pub fn book_figures(
 }
 
 /// Trains the book's two models and writes the VAE and amortized-inference chapters' figures and
-/// numbers (`generated/vae-results.{json,md}`, `vae-latent2.md`, `amortization.md`, `likelihoods.md`).
+/// numbers (`generated/vae-results.{json,md}`, `vae-latent2.md`, `amortization.md`), and the
+/// entropy floor of the grey levels that the likelihood chapter shows (`likelihoods.md`).
 fn vae_book(book_src: &Path, dev: &Device, log: &mut impl FnMut(String)) -> Result<Vec<PathBuf>, ReportError> {
     let (cfg, cfg2) = book_configs();
     let fig_dir = book_src.join("figures");
