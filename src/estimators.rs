@@ -50,6 +50,25 @@ pub fn iw_bound(model: &impl Autoencoder, x: &Tensor, k: usize, chunk: usize, rn
     Ok(log_weights_chunked(model, x, k, chunk, rng)?.iter().map(|w| crate::classic::bayes::log_mean_exp(w)).collect())
 }
 
+/// `log (1/k) sum_j p(x | z_j) p(z_j) / q(z_j)` for every row, with `z_j` drawn `k` times from the
+/// Gaussian `q = N(mu, exp(logvar))` of each row and `log_lik(z)` giving `log p(x | z)` per row:
+/// the importance estimate of a conditional model's `log p(x | ...)` (the CVAE's, M2's per label).
+pub fn gaussian_importance_log_p(
+    (mu, logvar): (&Tensor, &Tensor),
+    k: usize,
+    rng: &mut SeededRng,
+    mut log_lik: impl FnMut(&Tensor) -> Result<Tensor>,
+) -> Result<Vec<f64>> {
+    let mut weights = LogWeights::new(mu.dim(0)?, k);
+    for _ in 0..k {
+        let z = prob::reparameterize(mu, logvar, &rng.normal(mu.dims(), mu.device())?)?;
+        let log_w =
+            ((log_lik(&z)? + prob::standard_normal_log_density(&z)?)? - prob::gaussian_log_density(&z, mu, logvar)?)?;
+        weights.push_copies(&log_w.to_dtype(candle_core::DType::F64)?.to_vec1::<f64>()?);
+    }
+    Ok(weights.log_mean_exp())
+}
+
 /// Burda et al.'s threshold: a latent unit is *active* when its encoder mean varies across the data
 /// by more than this (variance over examples of `E_q[z_d]`).
 pub const ACTIVE_UNIT_VARIANCE: f32 = 0.01;

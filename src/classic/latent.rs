@@ -112,3 +112,18 @@ pub fn knn_classify(queries: &Tensor, pool: &Tensor, pool_labels: &[u8], k: usiz
         })
         .collect())
 }
+
+/// Test accuracy of [`knn_classify`] whose pool is the training `rows` of `pool`, labelled by
+/// `train_labels` (indexed by row), against the `test_labels` of `queries`.
+pub fn knn_accuracy(
+    (pool, queries): (&Tensor, &Tensor),
+    rows: &[u32],
+    (train_labels, test_labels): (&[u8], &[u8]),
+    k: usize,
+) -> Result<f64> {
+    let pool = pool.index_select(&Tensor::from_slice(rows, rows.len(), pool.device())?, 0)?;
+    let labels: Vec<u8> = rows.iter().map(|&r| train_labels[r as usize]).collect();
+    let predicted = knn_classify(queries, &pool, &labels, k)?;
+    let right = predicted.iter().zip(test_labels).filter(|(p, l)| p == l).count();
+    Ok(right as f64 / predicted.len().max(1) as f64)
+}

@@ -5,7 +5,7 @@
 //! `q(z | x, y) = N(mu(x, y), diag(exp(logvar(x, y))))`, `p(z) = N(0, I)`, `p(x | z, y)` Bernoulli.
 
 use crate::data::Images;
-use crate::estimators::LogWeights;
+use crate::estimators;
 use crate::models::vae::{VaeOutput, negative_elbo};
 use crate::prob::{self, SeededRng};
 use crate::train::{LossTerms, Model, Score, Step};
@@ -133,14 +133,8 @@ pub fn importance_nll(model: &Cvae, x: &Tensor, labels: &[u8], k: usize, seed: u
     let y = one_hot(labels, model.cfg.classes, x.device())?;
     let (mu, logvar) = model.encode(x, &y)?;
     let mut rng = SeededRng::derived(seed, "cvae-importance", k as u64);
-    let mut weights = LogWeights::new(x.dim(0)?, k);
-    for _ in 0..k {
-        let z = prob::reparameterize(&mu, &logvar, &rng.normal(mu.dims(), x.device())?)?;
-        let log_lik = prob::bernoulli_log_likelihood_logits(x, &model.decode(&z, &y)?)?;
-        let log_w =
-            ((log_lik + prob::standard_normal_log_density(&z)?)? - prob::gaussian_log_density(&z, &mu, &logvar)?)?;
-        weights.push_copies(&log_w.to_dtype(candle_core::DType::F64)?.to_vec1::<f64>()?);
-    }
-    let log_p = weights.log_mean_exp();
+    let log_p = estimators::gaussian_importance_log_p((&mu, &logvar), k, &mut rng, |z| {
+        prob::bernoulli_log_likelihood_logits(x, &model.decode(z, &y)?)
+    })?;
     Ok(-log_p.iter().sum::<f64>() / log_p.len().max(1) as f64)
 }

@@ -8,11 +8,11 @@
 //! labelled images teach the classifier directly, through a cross-entropy term of weight alpha.
 
 use crate::data::labelled::FewLabels;
-use crate::estimators::LogWeights;
+use crate::estimators::{self, LogWeights};
 use crate::models::cvae::one_hot;
 use crate::prob::{self, SeededRng};
 use crate::train::{LossTerms, Model, RunConfig, Score, Step};
-use candle_core::{D, DType, Module, Result, Tensor};
+use candle_core::{D, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder, linear};
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +66,16 @@ impl LabelClassifier {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.out.forward(&self.hidden.forward(x)?.relu()?)
     }
+
+    /// The most probable label of every row of `x`.
+    pub fn classify(&self, x: &Tensor) -> Result<Vec<u8>> {
+        Ok(self.forward(x)?.argmax(D::Minus1)?.to_vec1::<u32>()?.into_iter().map(|g| g as u8).collect())
+    }
+}
+
+/// How many of `guesses` differ from `labels`, as a fraction.
+fn error_rate(guesses: &[u8], labels: &[u8]) -> f64 {
+    guesses.iter().zip(labels).filter(|(g, l)| g != l).count() as f64 / labels.len().max(1) as f64
 }
 // ANCHOR_END: classifier
 
@@ -214,22 +224,15 @@ impl Model for M2 {
 pub fn evaluate(model: &M2, x: &Tensor, labels: &[u8], seed: u64) -> Result<(f64, f64)> {
     let n = x.dim(0)?;
     let mut rng = SeededRng::derived(seed, "m2-eval", 0);
-    let (mut bound, mut wrong) = (0.0, 0usize);
+    let (mut bound, mut guesses) = (0.0, Vec::with_capacity(n));
     for s in (0..n).step_by(EVAL_CHUNK) {
         let m = EVAL_CHUNK.min(n - s);
         let chunk = x.narrow(0, s, m)?;
         let eps = rng.normal(&[model.cfg.classes * m, model.cfg.latent_dim], x.device())?;
         bound += model.unlabelled_bound(&chunk, &eps)?.sum_all()?.to_scalar::<f32>()? as f64;
-        let guess = classify(model, &chunk)?;
-        wrong += guess.iter().zip(&labels[s..s + m]).filter(|(g, l)| g != l).count();
+        guesses.extend(model.classifier.classify(&chunk)?);
     }
-    Ok((bound / n.max(1) as f64, wrong as f64 / n.max(1) as f64))
-}
-
-/// The most probable label under `q(y | x)` for every row of `x`.
-pub fn classify(model: &M2, x: &Tensor) -> Result<Vec<u8>> {
-    let guess = model.classifier.forward(x)?.argmax(D::Minus1)?.to_vec1::<u32>()?;
-    Ok(guess.into_iter().map(|g| g as u8).collect())
+    Ok((bound / n.max(1) as f64, error_rate(&guesses, labels)))
 }
 
 /// Analogies as in the paper's figure: each test image's style code (the mean of `q(z | x, y)`
@@ -237,7 +240,7 @@ pub fn classify(model: &M2, x: &Tensor) -> Result<Vec<u8>> {
 /// pixel probabilities, image-major.
 pub fn analogies(model: &M2, x: &Tensor) -> Result<Tensor> {
     let (n, k) = (x.dim(0)?, model.cfg.classes);
-    let guess = one_hot(&classify(model, x)?, k, x.device())?;
+    let guess = one_hot(&model.classifier.classify(x)?, k, x.device())?;
     let (mu, _) = model.encode(x, &guess)?;
     let labels: Vec<u8> = (0..n).flat_map(|_| 0..k as u8).collect();
     let z = mu.unsqueeze(1)?.repeat((1, k, 1))?.reshape((n * k, model.cfg.latent_dim))?;
@@ -270,9 +273,7 @@ impl Model for LabelsOnly {
     fn evaluate(&self, _cfg: &M2Config, data: &FewLabels, _seed: u64) -> Result<Score> {
         let (x, labels) = (&data.images.test, &data.images.test_labels);
         let ce = cross_entropy(&self.0, x, labels)?.to_scalar::<f32>()? as f64;
-        let guess = self.0.forward(x)?.argmax(D::Minus1)?.to_vec1::<u32>()?;
-        let wrong = guess.iter().zip(labels).filter(|(g, l)| **g != **l as u32).count();
-        Ok(Score { loss: ce, terms: vec![("error".into(), wrong as f64 / labels.len().max(1) as f64)] })
+        Ok(Score { loss: ce, terms: vec![("error".into(), error_rate(&self.0.classify(x)?, labels))] })
     }
 }
 
@@ -286,15 +287,10 @@ pub fn importance_nll(model: &M2, x: &Tensor, per_label: usize, seed: u64) -> Re
     for c in 0..k as u8 {
         let y = one_hot(&vec![c; n], k, x.device())?;
         let (mu, logvar) = model.encode(x, &y)?;
-        let mut weights = LogWeights::new(n, per_label);
-        for _ in 0..per_label {
-            let z = prob::reparameterize(&mu, &logvar, &rng.normal(mu.dims(), x.device())?)?;
-            let log_lik = model.reconstruction(x, &z, &y)?.neg()?;
-            let log_w =
-                ((log_lik + prob::standard_normal_log_density(&z)?)? - prob::gaussian_log_density(&z, &mu, &logvar)?)?;
-            weights.push_copies(&log_w.to_dtype(DType::F64)?.to_vec1::<f64>()?);
-        }
-        by_label.push_copies(&weights.log_mean_exp());
+        let log_p_given_y = estimators::gaussian_importance_log_p((&mu, &logvar), per_label, &mut rng, |z| {
+            model.reconstruction(x, z, &y)?.neg()
+        })?;
+        by_label.push_copies(&log_p_given_y);
     }
     let log_p = by_label.log_mean_exp();
     Ok(-log_p.iter().sum::<f64>() / log_p.len().max(1) as f64)

@@ -159,17 +159,18 @@ pub fn run(
     let data = digits(cfg)?;
     let (x_train, x_test) = (data.train.images(dev)?, data.test.images(dev)?);
     log("  latent space: VAEs and PCA for each latent size".into());
-    let (dims, model, pca) = dimension_sweep(cfg, &data, dev, log)?;
+    let images = (&x_train, &x_test);
+    let (dims, model, pca) = dimension_sweep(cfg, &data, images, log)?;
     log("  latent space: k-NN classifiers".into());
-    let features = feature_accuracies(cfg, &data, (&model, &pca), dev, log)?;
+    let features = feature_accuracies(cfg, &data, images, (&model, &pca), log)?;
     log("  latent space: anomaly detection, one VAE per held-out digit and seed".into());
-    let (anomaly, roc) = anomaly_scores(cfg, &data, dev, log)?;
+    let (anomaly, roc) = anomaly_scores(cfg, &data, &x_test, log)?;
     let train_codes = latent::encode_means(&model, &x_train)?;
     let interpolation = interpolation_norms(&latent::encode_means(&model, &x_test)?, cfg.train.seed)?;
     let shown = shown_neighbours(&model, &data, (&x_test, &x_train), &train_codes)?;
     let neighbours = neighbour_counts(&data, &shown);
     let results = LatentSpaceResults { config: cfg.clone(), dims, features, anomaly, interpolation, neighbours, roc };
-    let written = figures(&results, &model, &data, &x_test, &x_train, &train_codes, fig_dir)?;
+    let written = figures(&results, &model, &data, &x_test, &x_train, &shown, fig_dir)?;
     Ok((results, written))
 }
 
@@ -200,22 +201,22 @@ fn config_for(cfg: &LatentSpaceConfig, latent_dim: usize, seed: u64) -> TrainCon
 fn dimension_sweep(
     cfg: &LatentSpaceConfig,
     data: &Mnist,
-    dev: &Device,
+    (x_train, x_test): (&Tensor, &Tensor),
     log: &mut dyn FnMut(String),
 ) -> Result<(Vec<DimResult>, Vae, Pca), ReportError> {
-    let (x_train, x_test) = (data.train.images(dev)?, data.test.images(dev)?);
+    let dev = x_train.device();
     let mut dims = Vec::new();
     let mut main = None;
     for &d in &cfg.dims {
         let (model, neg_elbo) = run_to_end_with(config_for(cfg, d, cfg.train.seed), data.clone(), dev, log)?;
-        let mu = latent::encode_means(&model, &x_test)?;
+        let mu = latent::encode_means(&model, x_test)?;
         let recon = latent::decode_probabilities(&model, &mu)?;
-        let pca = Pca::fit(&x_train, d, 150)?;
+        let pca = Pca::fit(x_train, d, 150)?;
         dims.push(DimResult {
             latent_dim: d,
             neg_elbo,
-            vae_sq_error: mean_sq_error(&recon, &x_test)?,
-            pca_sq_error: mean_sq_error(&pca.reconstruct(&x_test)?, &x_test)?,
+            vae_sq_error: mean_sq_error(&recon, x_test)?,
+            pca_sq_error: mean_sq_error(&pca.reconstruct(x_test)?, x_test)?,
             active_units: estimators::active_units(&mu)?,
         });
         if d == cfg.train.model.latent_dim {
@@ -241,12 +242,12 @@ fn labelled_rows(len: usize, n: usize, seed: u64) -> Vec<u32> {
 fn feature_accuracies(
     cfg: &LatentSpaceConfig,
     data: &Mnist,
+    (x_train, x_test): (&Tensor, &Tensor),
     (main, pca): (&Vae, &Pca),
-    dev: &Device,
     log: &mut dyn FnMut(String),
 ) -> Result<Vec<FeatureResult>, ReportError> {
-    let (x_train, x_test) = (data.train.images(dev)?, data.test.images(dev)?);
-    let spaces = [(x_train.clone(), x_test.clone()), (pca.project(&x_train)?, pca.project(&x_test)?)];
+    let dev = x_train.device();
+    let spaces = [(x_train.clone(), x_test.clone()), (pca.project(x_train)?, pca.project(x_test)?)];
     let mut features: Vec<FeatureResult> = cfg
         .label_budgets
         .iter()
@@ -259,10 +260,11 @@ fn feature_accuracies(
             Some(run_to_end_with(config_for(cfg, main.cfg.latent_dim, seed), data.clone(), dev, log)?.0)
         };
         let model = extra.as_ref().unwrap_or(main);
-        let codes = (latent::encode_means(model, &x_train)?, latent::encode_means(model, &x_test)?);
+        let codes = (latent::encode_means(model, x_train)?, latent::encode_means(model, x_test)?);
         for f in features.iter_mut() {
             let rows = labelled_rows(data.train.len(), f.labels, seed);
-            let accuracy = |(pool, queries): (&Tensor, &Tensor)| knn_accuracy(pool, queries, &rows, data, cfg.k);
+            let labels = (&data.train.labels[..], &data.test.labels[..]);
+            let accuracy = |spaces: (&Tensor, &Tensor)| latent::knn_accuracy(spaces, &rows, labels, cfg.k);
             f.pixels.push(accuracy((&spaces[0].0, &spaces[0].1))?);
             f.pca.push(accuracy((&spaces[1].0, &spaces[1].1))?);
             f.vae.push(accuracy((&codes.0, &codes.1))?);
@@ -271,24 +273,15 @@ fn feature_accuracies(
     Ok(features)
 }
 
-/// Test accuracy of k-NN whose pool is the training `rows` of `pool`.
-fn knn_accuracy(pool: &Tensor, queries: &Tensor, rows: &[u32], data: &Mnist, k: usize) -> Result<f64, ReportError> {
-    let pool = pool.index_select(&Tensor::from_slice(rows, rows.len(), pool.device())?, 0)?;
-    let labels: Vec<u8> = rows.iter().map(|&r| data.train.labels[r as usize]).collect();
-    let predicted = latent::knn_classify(queries, &pool, &labels, k)?;
-    let right = predicted.iter().zip(&data.test.labels).filter(|(p, l)| p == l).count();
-    Ok(right as f64 / predicted.len().max(1) as f64)
-}
-
 /// Anomaly detection: for each digit and seed, a VAE trained without that digit scores every
 /// test digit; the ROC curves are the first seed's.
 fn anomaly_scores(
     cfg: &LatentSpaceConfig,
     data: &Mnist,
-    dev: &Device,
+    x_test: &Tensor,
     log: &mut dyn FnMut(String),
 ) -> Result<(Vec<AnomalyResult>, Vec<Roc>), ReportError> {
-    let x_test = data.test.images(dev)?;
+    let dev = x_test.device();
     let mut anomalies = Vec::new();
     let mut rocs = Vec::new();
     for digit in 0..10u8 {
@@ -296,14 +289,14 @@ fn anomaly_scores(
         normal.train = data.train.filter(|l| l != digit);
         let truth: Vec<bool> = data.test.labels.iter().map(|&l| l == digit).collect();
         let p = Pca::fit(&normal.train.images(dev)?, cfg.train.model.latent_dim, 150)?;
-        let pca_err = (p.reconstruct(&x_test)? - &x_test)?.sqr()?.sum(1)?.to_vec1::<f32>()?;
+        let pca_err = (p.reconstruct(x_test)? - x_test)?.sqr()?.sum(1)?.to_vec1::<f32>()?;
         let pca_err: Vec<f64> = pca_err.into_iter().map(f64::from).collect();
         let mut a = AnomalyResult { digit, auc_pca: anomaly::auc(&pca_err, &truth), ..AnomalyResult::default() };
         for (i, &seed) in cfg.seeds.iter().enumerate() {
             let tc = config_for(cfg, cfg.train.model.latent_dim, seed);
             let (m, _) = run_to_end_with(tc, normal.clone(), dev, log)?;
             let mut rng = SeededRng::derived(seed, "anomaly", digit as u64);
-            let log_w = estimators::log_weights_chunked(&m, &x_test, cfg.iw_samples, 100, &mut rng)?;
+            let log_w = estimators::log_weights_chunked(&m, x_test, cfg.iw_samples, 100, &mut rng)?;
             let neg_elbo: Vec<f64> = log_w.iter().map(|w| -w.iter().sum::<f64>() / w.len() as f64).collect();
             let neg_iw: Vec<f64> = log_w.iter().map(|w| -bayes::log_mean_exp(w)).collect();
             let mean_of = |flag: bool| {
@@ -377,7 +370,7 @@ fn figures(
     data: &Mnist,
     x_test: &Tensor,
     x_train: &Tensor,
-    train_codes: &Tensor,
+    (queries, near_codes, near_pixels): &Neighbours,
     dir: &Path,
 ) -> Result<Vec<PathBuf>, ReportError> {
     let dev = x_test.device();
@@ -479,7 +472,6 @@ fn figures(
     written.push(path);
 
     // Nearest neighbours in latent space and in pixel space.
-    let (queries, near_codes, near_pixels) = shown_neighbours(model, data, (x_test, x_train), train_codes)?;
     let pixels_of = |t: &Tensor, i: usize| -> candle_core::Result<Vec<f32>> { t.get(i)?.to_vec1::<f32>() };
     let mut images = Vec::new();
     let mut labels = Vec::new();

@@ -126,10 +126,8 @@ fn digits(cfg: &SemiSupervisedConfig) -> Result<Mnist, ReportError> {
 
 /// Test error of a k-NN classifier whose pool is the labelled rows of `train`.
 fn knn_error(train: &Tensor, test: &Tensor, few: &FewLabels, k: usize) -> Result<f64, ReportError> {
-    let rows = Tensor::from_slice(&few.labelled, few.labelled.len(), train.device())?;
-    let guess = latent::knn_classify(test, &train.index_select(&rows, 0)?, &few.labels(), k)?;
-    let labels = &few.images.test_labels;
-    Ok(guess.iter().zip(labels).filter(|(g, l)| g != l).count() as f64 / labels.len().max(1) as f64)
+    let labels = (&few.images.train_labels[..], &few.images.test_labels[..]);
+    Ok(1.0 - latent::knn_accuracy((train, test), &few.labelled, labels, k)?)
 }
 
 /// The test error after each epoch of `history`.
