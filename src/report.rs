@@ -242,7 +242,7 @@ pub fn same_arithmetic_as_the_book() -> bool {
 /// amortized-inference chapters, which train models), `vi` and `bayes` (seconds each),
 /// `likelihoods` (one VAE with five decoder likelihoods and the per-pixel-mean mistake, on the
 /// digits and on Fashion-MNIST: 12 trainings), `latent`
-/// (the latent-space chapter: 37 trainings, about five minutes), `beta` (the beta-VAE sweep: 5
+/// (the latent-space chapter: 37 trainings, about two minutes), `beta` (the beta-VAE sweep: 5
 /// trainings, under a minute), `iwae` (VAE and IWAEs with bounds up to k = 5000: about 7 minutes),
 /// `conv` (the convolutional VAE against the MLP, 2-D codes), `cvae` (the conditional VAE),
 /// `quadrants` (completing digits from 1-3 quadrants: baseline against CVAE), `vqvae` (a VQ-VAE

@@ -268,7 +268,7 @@ fn latent_space_tables_match_their_data() {
     assert!(spread_of_tied < 0.015, "3, 5 and 6 about equal: {tied:?}");
     let c = &results.config;
     let trainings = c.dims.len() + (c.seeds.len() - 1) + 10 * c.seeds.len();
-    assert!(chapter.contains(&format!("({trainings} trainings, about five minutes")), "{trainings} trainings");
+    assert!(chapter.contains(&format!("({trainings} trainings, about two minutes")), "{trainings} trainings");
     assert!(
         without_ones(|x| x.auc_pca) < without_ones(|x| report::mean_sd(&x.auc_elbo).0),
         "mostly because of the 1s: without them the ELBO wins"
