@@ -121,14 +121,7 @@ pub fn embedded_images(
     set: crate::data::ImageSet,
     (train, test): (Option<usize>, Option<usize>),
 ) -> Result<crate::data::Mnist, ReportError> {
-    let mut data = crate::data::Mnist::embedded_set(set).map_err(TrainError::from)?;
-    if let Some(n) = train {
-        data.train = data.train.take(n);
-    }
-    if let Some(n) = test {
-        data.test = data.test.take(n);
-    }
-    Ok(data)
+    Ok(crate::data::Mnist::embedded_set(set).map_err(TrainError::from)?.cut((train, test)))
 }
 
 /// Trains `cfg` to the end, reporting each epoch through `log`.

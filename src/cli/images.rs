@@ -34,16 +34,10 @@ pub(super) fn image_set(name: &str) -> Result<ImageSet> {
 
 /// The training and test images `spec` names.
 pub(super) fn load_mnist(spec: &DataSpec) -> Result<Mnist> {
-    let mut data = Mnist::open(image_set(&spec.name)?, spec.dir.as_deref())?;
-    if let Some(n) = spec.train_size {
-        positive("--train-size", n)?;
-        data.train = data.train.take(n);
-    }
-    if let Some(n) = spec.test_size {
-        positive("--test-size", n)?;
-        data.test = data.test.take(n);
-    }
-    Ok(data)
+    let data = Mnist::open(image_set(&spec.name)?, spec.dir.as_deref())?;
+    spec.train_size.map_or(Ok(()), |n| positive("--train-size", n))?;
+    spec.test_size.map_or(Ok(()), |n| positive("--test-size", n))?;
+    Ok(data.cut((spec.train_size, spec.test_size)))
 }
 
 /// `pixels` if the images are 28x28 (the convolutions and every figure assume it), else an error.

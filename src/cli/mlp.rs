@@ -114,10 +114,7 @@ pub fn train_mlp(args: &TrainArgs) -> Result<()> {
 fn load(path: &Path, dev: &str) -> Result<(crate::models::vae::Vae, TrainConfig, candle_core::Tensor)> {
     let dev = device(dev)?;
     let (model, _varmap, cfg) = train::load_model(path, &dev)?;
-    let mut data = Mnist::open(cfg.data, cfg.data_dir.as_deref())?;
-    if let Some(n) = cfg.test_size {
-        data.test = data.test.take(n);
-    }
+    let data = Mnist::open(cfg.data, cfg.data_dir.as_deref())?.cut((None, cfg.test_size));
     let x = data.test.images(&dev)?;
     Ok((model, cfg, x))
 }

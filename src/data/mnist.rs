@@ -279,6 +279,15 @@ impl Mnist {
         })
     }
 
+    /// The first `train` training and `test` test images (all of a split whose size is `None`).
+    pub fn cut(self, (train, test): (Option<usize>, Option<usize>)) -> Self {
+        let cut = |split: Dataset, n: Option<usize>| match n {
+            Some(n) => split.take(n),
+            None => split,
+        };
+        Self { train: cut(self.train, train), test: cut(self.test, test), source: self.source }
+    }
+
     /// The embedded digits, or the folder's files when a folder is given.
     pub fn load(dir: Option<&Path>) -> Result<Self, IdxError> {
         Self::open(ImageSet::Mnist, dir)

@@ -89,13 +89,8 @@ pub fn run(
     let mlp = run_to_end(cfg.mlp.clone(), dev, log)?;
     // Training steps only, for both models: each trainer also scores the test set every epoch.
     let mlp_seconds = mlp.history.iter().map(|h| h.train_seconds).sum::<f64>() / cfg.mlp.epochs as f64;
-    let mut data = Mnist::load(cfg.mlp.data_dir.as_deref()).map_err(crate::train::TrainError::from)?;
-    if let Some(n) = cfg.mlp.train_size {
-        data.train = data.train.take(n);
-    }
-    if let Some(n) = cfg.mlp.test_size {
-        data.test = data.test.take(n);
-    }
+    let data = Mnist::load(cfg.mlp.data_dir.as_deref()).map_err(crate::train::TrainError::from)?;
+    let data = data.cut((cfg.mlp.train_size, cfg.mlp.test_size));
     let images = Images::from_mnist(&data, dev)?;
     let ccfg = ConvVaeConfig { latent_dim: 2 };
     let m = &cfg.mlp;

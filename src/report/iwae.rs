@@ -106,13 +106,8 @@ pub const BURDA_TABLE_1: [BurdaRow; 6] = [
 ];
 
 pub fn run(cfg: &BoundsConfig, dev: &Device, log: &mut dyn FnMut(String)) -> Result<BoundsResults, ReportError> {
-    let data = Mnist::embedded().map_err(crate::train::TrainError::from)?;
-    let train = match cfg.train_size {
-        Some(n) => data.train.take(n),
-        None => data.train.clone(),
-    };
-    let test = data.test.take(cfg.test_size);
-    let data = BinarizedImages::new(&train, &test, cfg.seed, dev)?;
+    let data = Mnist::embedded().map_err(crate::train::TrainError::from)?.cut((cfg.train_size, Some(cfg.test_size)));
+    let data = BinarizedImages::new(&data.train, &data.test, cfg.seed, dev)?;
     let x_test = &data.test;
     let mut runs = Vec::new();
     for &k in &cfg.train_k {

@@ -176,14 +176,8 @@ pub fn run(
 
 /// The digits of the configuration, cut to its sizes.
 fn digits(cfg: &LatentSpaceConfig) -> Result<Mnist, ReportError> {
-    let mut data = Mnist::load(cfg.train.data_dir.as_deref()).map_err(crate::train::TrainError::from)?;
-    if let Some(n) = cfg.train.train_size {
-        data.train = data.train.take(n);
-    }
-    if let Some(n) = cfg.train.test_size {
-        data.test = data.test.take(n);
-    }
-    Ok(data)
+    let data = Mnist::load(cfg.train.data_dir.as_deref()).map_err(crate::train::TrainError::from)?;
+    Ok(data.cut((cfg.train.train_size, cfg.train.test_size)))
 }
 
 /// The training configuration for `data` (already cut to size) with `seed`.
@@ -364,33 +358,48 @@ fn first_of(data: &Mnist, digits: &[u8]) -> Vec<usize> {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// Interpolated pairs of test digits, and the steps along each path.
+const INTERPOLATED: [(u8, u8); 3] = [(1, 7), (3, 8), (4, 9)];
+const PATH_STEPS: usize = 10;
+/// Traversals: the dimensions shown, and the values each takes from -3 to 3.
+const TRAVERSED_DIMS: usize = 5;
+const TRAVERSAL_VALUES: usize = 9;
+
 fn figures(
     r: &LatentSpaceResults,
     model: &Vae,
     data: &Mnist,
     x_test: &Tensor,
     x_train: &Tensor,
-    (queries, near_codes, near_pixels): &Neighbours,
+    shown: &Neighbours,
     dir: &Path,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    let dev = x_test.device();
-    let mut written = Vec::new();
-    let side = data.test.rows;
+    let codes = latent::encode_means(model, x_test)?;
+    Ok(vec![
+        dims_figure(r, &dir.join("latent-dims.png"))?,
+        roc_figure(r, &dir.join("anomaly-roc.png"))?,
+        interpolation_figure(model, data, &codes, &dir.join("latent-interpolation.png"))?,
+        traversal_figure(model, data, &codes, &dir.join("latent-traversal.png"))?,
+        neighbours_figure((x_test, x_train), data.test.rows, shown, &dir.join("latent-neighbours.png"))?,
+    ])
+}
 
-    // Reconstruction error against the number of dimensions.
+/// Reconstruction error against the number of dimensions.
+fn dims_figure(r: &LatentSpaceResults, path: &Path) -> Result<PathBuf, ReportError> {
     let vae: Vec<(f32, f32)> = r.dims.iter().map(|d| (d.latent_dim as f32, d.vae_sq_error as f32)).collect();
     let pca: Vec<(f32, f32)> = r.dims.iter().map(|d| (d.latent_dim as f32, d.pca_sq_error as f32)).collect();
-    let path = dir.join("latent-dims.png");
     plot::lines(
         &[("VAE (decoder mean at the encoder mean)", &vae[..]), ("PCA", &pca[..])],
         plot::Lines { dots: true, integer_x: true, ..plot::Lines::default() },
         "Reconstruction error against code size (test digits)",
         ("dimensions of the code", "squared error per image"),
-        &path,
+        path,
     )?;
-    written.push(path);
+    Ok(path.to_path_buf())
+}
 
-    // ROC curves of the negative-ELBO anomaly score.
+/// ROC curves of the negative-ELBO anomaly score.
+fn roc_figure(r: &LatentSpaceResults, path: &Path) -> Result<PathBuf, ReportError> {
     let curves: Vec<(String, Vec<(f32, f32)>)> = r
         .roc
         .iter()
@@ -403,78 +412,63 @@ fn figures(
     let mut refs: Vec<(&str, &[(f32, f32)])> = curves.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
     let chance = [(0.0, 0.0), (1.0, 1.0)];
     refs.push(("chance (AUC 0.50)", &chance));
-    let path = dir.join("anomaly-roc.png");
     plot::lines(
         &refs,
         plot::Lines { size: (640, 640), equal_axes: true, reference_last: true, ..plot::Lines::default() },
         "ROC of the -ELBO score, one VAE per held-out digit",
         ("false positive rate", "true positive rate"),
-        &path,
+        path,
     )?;
-    written.push(path);
+    Ok(path.to_path_buf())
+}
 
-    // Interpolations: straight and spherical, between pairs of test digits.
-    let pairs = [(1u8, 7u8), (3, 8), (4, 9)];
-    let codes = latent::encode_means(model, x_test)?.to_vec2::<f32>()?;
-    let steps = 10;
-    let mut images = Vec::new();
-    let mut labels = Vec::new();
-    for (a, b) in pairs {
+/// Interpolations: straight and spherical, between pairs of test digits.
+fn interpolation_figure(model: &Vae, data: &Mnist, codes: &Tensor, path: &Path) -> Result<PathBuf, ReportError> {
+    let rows = codes.to_vec2::<f32>()?;
+    let (mut images, mut labels) = (Vec::new(), Vec::new());
+    for (a, b) in INTERPOLATED {
         let idx = first_of(data, &[a, b]);
         if idx.len() < 2 {
             continue;
         }
         for spherical in [false, true] {
-            let z = latent::path(&codes[idx[0]], &codes[idx[1]], steps, spherical, dev)?;
+            let z = latent::path(&rows[idx[0]], &rows[idx[1]], PATH_STEPS, spherical, codes.device())?;
             images.extend(latent::decode_probabilities(model, &z)?.flatten_all()?.to_vec1::<f32>()?);
             labels.push(format!("{} {a}→{b}", if spherical { "slerp" } else { "lerp" }));
         }
     }
-    let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
-    let path = dir.join("latent-interpolation.png");
-    ImageGrid {
-        images: &images,
-        side,
-        rows: labels.len(),
-        cols: steps,
-        title: "Decoded along straight lines (lerp) and great circles (slerp)",
-        row_labels: Some(&label_refs),
-        scale: 2,
-    }
-    .save(&path)?;
-    written.push(path);
+    let title = "Decoded along straight lines (lerp) and great circles (slerp)";
+    save_grid(&images, (data.test.rows, PATH_STEPS), &labels, title, path)
+}
 
-    // Traversals: the five dimensions whose means vary most, from -3 to 3, around one test digit.
-    let variances = latent::mean_variances(&latent::encode_means(model, x_test)?)?;
+/// Traversals: the dimensions whose means vary most, from -3 to 3, around one test digit.
+fn traversal_figure(model: &Vae, data: &Mnist, codes: &Tensor, path: &Path) -> Result<PathBuf, ReportError> {
+    let variances = latent::mean_variances(codes)?;
     let mut by_var: Vec<usize> = (0..variances.len()).collect();
     by_var.sort_by(|&a, &b| variances[b].total_cmp(&variances[a]));
-    let values: Vec<f32> = (0..9).map(|i| -3.0 + 0.75 * i as f32).collect();
-    let base = &codes[first_of(data, &[5]).first().copied().unwrap_or(0)];
-    let mut images = Vec::new();
-    let mut labels = Vec::new();
-    for &dim in by_var.iter().take(5) {
-        let z = latent::traversal(base, dim, &values, dev)?;
+    let step = 6.0 / (TRAVERSAL_VALUES - 1) as f32;
+    let values: Vec<f32> = (0..TRAVERSAL_VALUES).map(|i| -3.0 + step * i as f32).collect();
+    let rows = codes.to_vec2::<f32>()?;
+    let base = &rows[first_of(data, &[5]).first().copied().unwrap_or(0)];
+    let (mut images, mut labels) = (Vec::new(), Vec::new());
+    for &dim in by_var.iter().take(TRAVERSED_DIMS) {
+        let z = latent::traversal(base, dim, &values, codes.device())?;
         images.extend(latent::decode_probabilities(model, &z)?.flatten_all()?.to_vec1::<f32>()?);
         labels.push(format!("z{dim} (var {:.2})", variances[dim]));
     }
-    let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
-    let path = dir.join("latent-traversal.png");
-    ImageGrid {
-        images: &images,
-        side,
-        rows: labels.len(),
-        cols: values.len(),
-        title: "One coordinate from -3 to 3, the others fixed at a 5's code",
-        row_labels: Some(&label_refs),
-        scale: 2,
-    }
-    .save(&path)?;
-    written.push(path);
+    let title = "One coordinate from -3 to 3, the others fixed at a 5's code";
+    save_grid(&images, (data.test.rows, TRAVERSAL_VALUES), &labels, title, path)
+}
 
-    // Nearest neighbours in latent space and in pixel space.
+/// Nearest neighbours in latent space and in pixel space: each row a test digit, then its neighbours.
+fn neighbours_figure(
+    (x_test, x_train): (&Tensor, &Tensor),
+    side: usize,
+    (queries, near_codes, near_pixels): &Neighbours,
+    path: &Path,
+) -> Result<PathBuf, ReportError> {
     let pixels_of = |t: &Tensor, i: usize| -> candle_core::Result<Vec<f32>> { t.get(i)?.to_vec1::<f32>() };
-    let mut images = Vec::new();
-    let mut labels = Vec::new();
+    let (mut images, mut labels) = (Vec::new(), Vec::new());
     for (qi, &q) in queries.iter().enumerate() {
         for (name, near) in [("latent", &near_codes[qi]), ("pixels", &near_pixels[qi])] {
             images.extend(pixels_of(x_test, q)?);
@@ -484,20 +478,21 @@ fn figures(
             labels.push(name.to_string());
         }
     }
+    let title = format!("A test digit, then its {NEIGHBOURS} nearest training digits");
+    save_grid(&images, (side, NEIGHBOURS + 1), &labels, &title, path)
+}
+
+/// One labelled row of images per entry of `labels`, `cols` images of `side` pixels square each.
+fn save_grid(
+    images: &[f32],
+    (side, cols): (usize, usize),
+    labels: &[String],
+    title: &str,
+    path: &Path,
+) -> Result<PathBuf, ReportError> {
     let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
-    let path = dir.join("latent-neighbours.png");
-    ImageGrid {
-        images: &images,
-        side,
-        rows: labels.len(),
-        cols: 7,
-        title: "A test digit, then its 6 nearest training digits",
-        row_labels: Some(&label_refs),
-        scale: 2,
-    }
-    .save(&path)?;
-    written.push(path);
-    Ok(written)
+    ImageGrid { images, side, rows: labels.len(), cols, title, row_labels: Some(&label_refs), scale: 2 }.save(path)?;
+    Ok(path.to_path_buf())
 }
 
 /// The test digits the neighbours figure shows, and the indices of their nearest training digits

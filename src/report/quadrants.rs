@@ -102,8 +102,7 @@ pub fn run(
 ) -> Result<(QuadrantsResults, Vec<PathBuf>), ReportError> {
     let data =
         Mnist::embedded().map_err(|e| ReportError::File { path: "embedded MNIST".into(), msg: e.to_string() })?;
-    let train = cfg.train_size.map_or(data.train.clone(), |n| data.train.take(n));
-    let test = cfg.test_size.map_or(data.test.clone(), |n| data.test.take(n));
+    let Mnist { train, test, .. } = data.cut((cfg.train_size, cfg.test_size));
     let all = train.images(dev)?;
     let n_train = all.dim(0)?.checked_sub(cfg.valid_size).filter(|&n| n > 0).ok_or_else(|| ReportError::File {
         path: "quadrants config".into(),

@@ -114,14 +114,7 @@ pub struct SemiSupervisedResults {
 }
 
 fn digits(cfg: &SemiSupervisedConfig) -> Result<Mnist, ReportError> {
-    let mut data = Mnist::embedded().map_err(crate::train::TrainError::from)?;
-    if let Some(n) = cfg.train_size {
-        data.train = data.train.take(n);
-    }
-    if let Some(n) = cfg.test_size {
-        data.test = data.test.take(n);
-    }
-    Ok(data)
+    Ok(Mnist::embedded().map_err(crate::train::TrainError::from)?.cut((cfg.train_size, cfg.test_size)))
 }
 
 /// Test error of a k-NN classifier whose pool is the labelled rows of `train`.

@@ -213,8 +213,7 @@ pub fn run(
     )?;
 
     let mnist = Mnist::embedded().map_err(|e| file(e.to_string()))?;
-    let train_digits = cfg.row_train.map_or(mnist.train.clone(), |n| mnist.train.take(n));
-    let test_digits = cfg.row_test.map_or(mnist.test.clone(), |n| mnist.test.take(n));
+    let Mnist { train: train_digits, test: test_digits, .. } = mnist.cut((cfg.row_train, cfg.row_test));
     let all = digit_rows(&train_digits.pixels, cfg.row_schedule.seed, "row-binarization")?;
     let n_train =
         all.len().checked_sub(cfg.row_valid).filter(|&n| n > 0).ok_or_else(|| {

@@ -327,66 +327,152 @@ pub(crate) fn train_and_score(
     Ok((result, model, means))
 }
 
+/// Test sentences shown as examples (reconstructions, homotopy ends): 6 to 14 words long.
+const SHOWN_WORDS: std::ops::RangeInclusive<usize> = 6..=14;
+/// Test sentences whose reconstructions the chapter shows, and codes drawn from the prior.
+const RECONSTRUCTED: usize = 4;
+const PRIOR_DRAWS: usize = 5;
+
 pub fn run(
     cfg: &TextConfig,
     dev: &Device,
     fig_dir: &Path,
     log: &mut dyn FnMut(String),
 ) -> Result<(TextResults, Vec<PathBuf>), ReportError> {
-    let file = |msg: String| ReportError::File { path: "embedded data".into(), msg };
-    let all = sotu::embedded().map_err(|e| file(e.to_string()))?;
+    let all = sotu::embedded().map_err(|e| embedded_error(e.to_string()))?;
     let corpus = Corpus::new(&all, cfg, dev, log)?;
-    let (vocab, tr, va, te) = (&corpus.vocab, &corpus.tr, &corpus.va, &corpus.te);
-    let model_cfg = corpus.model_config(cfg);
-
+    let (lm, lm_fit, lm_seconds) = language_model(&corpus, cfg, log)?;
+    let mut examples = Examples::new(&corpus.te, cfg.vae_schedule.seed);
+    let shown = examples.pick(RECONSTRUCTED);
+    let (vaes, models, reconstructions) = train_vaes(&corpus, cfg, &shown, log)?;
     let start = Instant::now();
-    let (lm, _, lm_fit) = text_vae::train_lm(model_cfg, (&tr.data, &va.data), cfg.lm_schedule, |e, t, v| {
+    let labels = Labels::new(&corpus);
+    let mut probes = baseline_probes(&corpus, &labels, cfg.probe_schedule)?;
+    for ((model, test_means), result) in models.iter().zip(&vaes) {
+        probes.push(latent_probe(&result.name, (model, test_means), &corpus, &labels, cfg.probe_schedule)?);
+    }
+    let probe_seconds = start.elapsed().as_secs_f64();
+    probes.iter().for_each(|p| log(probe_line(p)));
+    let (best, means) = models.last().ok_or_else(|| embedded_error("no VAE trained".into()))?;
+    let generated = generate(best, means, &corpus, &examples.pick(2), cfg)?;
+    let kl_path = fig_dir.join("text-kl.png");
+    kl_figure(&vaes, &kl_path)?;
+    let results = TextResults {
+        config: cfg.clone(),
+        vocabulary: corpus.vocab.len(),
+        unk_rate: corpus.unk_rate,
+        sentences: corpus.sentences,
+        lm,
+        lm_fit,
+        lm_seconds,
+        vaes,
+        probes,
+        party_test_sentences: labels.party.2.1.len(),
+        decades: labels.decades,
+        homotopy: generated.homotopy,
+        prior_greedy: generated.prior_greedy,
+        prior_sampled: generated.prior_sampled,
+        reconstructions,
+        probe_seconds,
+    };
+    Ok((results, vec![kl_path]))
+}
+
+fn embedded_error(msg: String) -> ReportError {
+    ReportError::File { path: "embedded data".into(), msg }
+}
+
+/// Trains the GRU language model and scores it on the test split, with its fit and seconds.
+fn language_model(
+    corpus: &Corpus,
+    cfg: &TextConfig,
+    log: &mut dyn FnMut(String),
+) -> Result<(TextScore, Fit, f64), ReportError> {
+    let start = Instant::now();
+    let data = (&corpus.tr.data, &corpus.va.data);
+    let (lm, _, fit) = text_vae::train_lm(corpus.model_config(cfg), data, cfg.lm_schedule, |e, t, v| {
         log(format!("    GRU language model epoch {e}: nats per token train {t:.3}, validation per sentence {v:.2}"))
     })?;
-    let lm_score = text_vae::lm_score(&lm, &te.data)?;
-    let lm_seconds = start.elapsed().as_secs_f64();
-    log(format!(
-        "    language model: test NLL {:.2} per sentence, perplexity {:.1}",
-        lm_score.nll(),
-        lm_score.perplexity()
-    ));
+    let score = text_vae::lm_score(&lm, &corpus.te.data)?;
+    log(format!("    language model: test NLL {:.2} per sentence, perplexity {:.1}", score.nll(), score.perplexity()));
+    Ok((score, fit, start.elapsed().as_secs_f64()))
+}
 
-    let mut seeds = SeededRng::derived(cfg.vae_schedule.seed, "text-examples", 0);
-    let shown: Vec<usize> =
-        (0..te.sentences.len()).filter(|&i| (6..=14).contains(&te.sentences[i].tokens.len())).collect();
-    // `k` test sentences of 6-14 words, drawn (with replacement) from `seeds`.
-    let mut pick = |k: usize| -> Vec<usize> {
-        (0..k).map(|_| shown[(seeds.uniform_f64() * shown.len() as f64) as usize % shown.len().max(1)]).collect()
-    };
-    let examples = pick(4);
-    let mut reconstructions: Vec<Vec<String>> =
-        examples.iter().map(|&i| vec![te.sentences[i].tokens.join(" ")]).collect();
+/// Test sentences of [`SHOWN_WORDS`] words, drawn (with replacement) by a seeded generator.
+struct Examples {
+    shown: Vec<usize>,
+    rng: SeededRng,
+}
 
-    // Each VAE, with its test sentences' latent means (reused by the probes and the homotopy).
-    let (mut vaes, mut models) = (Vec::new(), Vec::<(TextVae, Tensor)>::new());
+impl Examples {
+    fn new(te: &Split, seed: u64) -> Self {
+        let shown = (0..te.sentences.len()).filter(|&i| SHOWN_WORDS.contains(&te.sentences[i].tokens.len())).collect();
+        Self { shown, rng: SeededRng::derived(seed, "text-examples", 0) }
+    }
+
+    fn pick(&mut self, k: usize) -> Vec<usize> {
+        let n = self.shown.len();
+        (0..k).map(|_| self.shown[(self.rng.uniform_f64() * n as f64) as usize % n.max(1)]).collect()
+    }
+}
+
+/// Trains each VAE of the chapter; returns their results, each model with its test sentences'
+/// latent means (reused by the probes and the homotopy), and the `shown` test sentences each
+/// followed by every model's greedy decoding from its mean.
+#[allow(clippy::type_complexity)]
+fn train_vaes(
+    corpus: &Corpus,
+    cfg: &TextConfig,
+    shown: &[usize],
+    log: &mut dyn FnMut(String),
+) -> Result<(Vec<VaeResult>, Vec<(TextVae, Tensor)>, Vec<Vec<String>>), ReportError> {
+    let te = &corpus.te;
+    let mut reconstructions: Vec<Vec<String>> = shown.iter().map(|&i| vec![te.sentences[i].tokens.join(" ")]).collect();
+    let (mut vaes, mut models) = (Vec::new(), Vec::new());
     for (name, remedies) in cfg.variants() {
-        let (result, model, means) = train_and_score(name, remedies, &corpus, cfg, log)?;
-        for (row, &i) in reconstructions.iter_mut().zip(&examples) {
-            row.extend(decode_all(&model, &text_vae::row(&means, i)?, vocab, None)?);
+        let (result, model, means) = train_and_score(name, remedies, corpus, cfg, log)?;
+        for (row, &i) in reconstructions.iter_mut().zip(shown) {
+            row.extend(decode_all(&model, &text_vae::row(&means, i)?, &corpus.vocab, None)?);
         }
         vaes.push(result);
         models.push((model, means));
     }
+    Ok((vaes, models, reconstructions))
+}
 
-    // Classification from the codes and from bags of words.
-    let start = Instant::now();
-    let party_rows = |s: &Split| -> (Vec<u32>, Vec<u32>) {
-        s.sentences.iter().enumerate().filter_map(|(i, x)| party_label(x).map(|l| (i as u32, l))).unzip()
-    };
-    let (p_tr, p_va, p_te) = (party_rows(tr), party_rows(va), party_rows(te));
-    let decades = |s: &Split| s.sentences.iter().map(|x| decade_label(x)).collect::<Vec<_>>();
-    let (d_tr, d_va, d_te) = (decades(tr), decades(va), decades(te));
-    let n_decades = d_tr.iter().chain(&d_va).chain(&d_te).copied().max().unwrap_or(0) as usize + 1;
+/// Per split (train, validation, test): the rows with a party label, and those labels.
+type PartyRows = (Vec<u32>, Vec<u32>);
+
+/// What the probes predict: the speaker's party (Democratic or Republican sentences only) and
+/// the decade of the speech (every sentence).
+struct Labels {
+    party: (PartyRows, PartyRows, PartyRows),
+    decade: (Vec<u32>, Vec<u32>, Vec<u32>),
+    decades: usize,
+}
+
+impl Labels {
+    fn new(corpus: &Corpus) -> Self {
+        let party_rows = |s: &Split| -> PartyRows {
+            s.sentences.iter().enumerate().filter_map(|(i, x)| party_label(x).map(|l| (i as u32, l))).unzip()
+        };
+        let decades = |s: &Split| s.sentences.iter().map(|x| decade_label(x)).collect::<Vec<_>>();
+        let (tr, va, te) = (&corpus.tr, &corpus.va, &corpus.te);
+        let decade = (decades(tr), decades(va), decades(te));
+        let n = decade.0.iter().chain(&decade.1).chain(&decade.2).copied().max().unwrap_or(0) as usize + 1;
+        Self { party: (party_rows(tr), party_rows(va), party_rows(te)), decade, decades: n }
+    }
+}
+
+/// The rows of every probe table that need no VAE: chance, the training and the test majority,
+/// and a probe on bags of words.
+fn baseline_probes(corpus: &Corpus, labels: &Labels, ps: Schedule) -> Result<Vec<ProbeRow>, ReportError> {
+    let (vocab, v) = (&corpus.vocab, corpus.vocab.len());
+    let (w_tr, w_va, w_te) = (corpus.tr.words(vocab), corpus.va.words(vocab), corpus.te.words(vocab));
     let pick_words = |w: &[Vec<u32>], rows: &[u32]| rows.iter().map(|&r| w[r as usize].clone()).collect::<Vec<_>>();
-    let (w_tr, w_va, w_te) = (tr.words(vocab), va.words(vocab), te.words(vocab));
-    let ps = cfg.probe_schedule;
+    let (p_tr, p_va, p_te) = &labels.party;
+    let (d_tr, d_va, d_te) = &labels.decade;
     let party_words = (pick_words(&w_tr, &p_tr.0), pick_words(&w_va, &p_va.0), pick_words(&w_te, &p_te.0));
-    let v = vocab.len();
     let bow_party = text_probe::probe(
         (Features::Words(&party_words.0, v), &p_tr.1),
         (Features::Words(&party_words.1, v), &p_va.1),
@@ -395,97 +481,98 @@ pub fn run(
         ps,
     )?;
     let bow_decade = text_probe::probe(
-        (Features::Words(&w_tr, v), &d_tr),
-        (Features::Words(&w_va, v), &d_va),
-        (Features::Words(&w_te, v), &d_te),
-        n_decades,
+        (Features::Words(&w_tr, v), d_tr),
+        (Features::Words(&w_va, v), d_va),
+        (Features::Words(&w_te, v), d_te),
+        labels.decades,
         ps,
     )?;
     let chance = |k: usize| Accuracy { plain: 1.0 / k as f64, balanced: 1.0 / k as f64 };
     let constant = |pick: &[u32], test: &[u32]| text_probe::constant_accuracy(text_probe::majority(pick), test);
-    let mut probes = vec![
-        ProbeRow { features: CHANCE.into(), party: chance(2), decade: chance(n_decades) },
-        ProbeRow { features: TRAIN_MAJORITY.into(), party: constant(&p_tr.1, &p_te.1), decade: constant(&d_tr, &d_te) },
-        ProbeRow { features: TEST_MAJORITY.into(), party: constant(&p_te.1, &p_te.1), decade: constant(&d_te, &d_te) },
+    Ok(vec![
+        ProbeRow { features: CHANCE.into(), party: chance(2), decade: chance(labels.decades) },
+        ProbeRow { features: TRAIN_MAJORITY.into(), party: constant(&p_tr.1, &p_te.1), decade: constant(d_tr, d_te) },
+        ProbeRow { features: TEST_MAJORITY.into(), party: constant(&p_te.1, &p_te.1), decade: constant(d_te, d_te) },
         ProbeRow { features: "bag of words".into(), party: bow_party.test, decade: bow_decade.test },
-    ];
-    for ((model, test_means), result) in models.iter().zip(&vaes) {
-        let (m_tr, m_va, m_te) = (
-            text_vae::latent_means(model, &tr.data)?.to_device(&Device::Cpu)?,
-            text_vae::latent_means(model, &va.data)?.to_device(&Device::Cpu)?,
-            test_means.to_device(&Device::Cpu)?,
-        );
-        let rows = |m: &Tensor, r: &[u32]| -> candle_core::Result<Tensor> {
-            m.index_select(&Tensor::from_slice(r, r.len(), &Device::Cpu)?, 0)
-        };
-        let (q_tr, q_va, q_te) = (rows(&m_tr, &p_tr.0)?, rows(&m_va, &p_va.0)?, rows(&m_te, &p_te.0)?);
-        let party: ProbeScore = text_probe::probe(
-            (Features::Dense(&q_tr), &p_tr.1),
-            (Features::Dense(&q_va), &p_va.1),
-            (Features::Dense(&q_te), &p_te.1),
-            2,
-            ps,
-        )?;
-        let decade = text_probe::probe(
-            (Features::Dense(&m_tr), &d_tr),
-            (Features::Dense(&m_va), &d_va),
-            (Features::Dense(&m_te), &d_te),
-            n_decades,
-            ps,
-        )?;
-        probes.push(ProbeRow {
-            features: format!("latent means: {}", result.name),
-            party: party.test,
-            decade: decade.test,
-        });
-    }
-    let probe_seconds = start.elapsed().as_secs_f64();
-    for p in &probes {
-        log(format!(
-            "    {}: party {:.1}% (balanced {:.1}%), decade {:.1}% (balanced {:.1}%)",
-            p.features,
-            100.0 * p.party.plain,
-            100.0 * p.party.balanced,
-            100.0 * p.decade.plain,
-            100.0 * p.decade.balanced
-        ));
-    }
+    ])
+}
 
-    // Text generated by the model with both remedies.
-    let (best, means) = models.last().ok_or_else(|| file("no VAE trained".into()))?;
-    let ends = pick(2);
-    let line =
-        text_vae::homotopy(&text_vae::row(means, ends[0])?, &text_vae::row(means, ends[1])?, cfg.homotopy_points)?;
-    let mut homotopy = vec![te.sentences[ends[0]].tokens.join(" ")];
-    homotopy.extend(decode_all(best, &line, vocab, None)?);
-    homotopy.push(te.sentences[ends[1]].tokens.join(" "));
-    let mut rng = SeededRng::derived(cfg.vae_schedule.seed, "text-prior", 0);
-    let z = rng.normal(&[5, model_cfg.latent_dim], dev)?;
-    let prior_greedy = decode_all(best, &z, vocab, None)?;
-    let prior_sampled = decode_all(best, &z, vocab, Some(&mut rng))?;
-
-    let kl_path = fig_dir.join("text-kl.png");
-    kl_figure(&vaes, &kl_path)?;
-
-    let results = TextResults {
-        config: cfg.clone(),
-        vocabulary: vocab.len(),
-        unk_rate: corpus.unk_rate,
-        sentences: corpus.sentences,
-        lm: lm_score,
-        lm_fit,
-        lm_seconds,
-        vaes,
-        probes,
-        party_test_sentences: p_te.1.len(),
-        decades: n_decades,
-        homotopy,
-        prior_greedy,
-        prior_sampled,
-        reconstructions,
-        probe_seconds,
+/// A probe on one VAE's latent means (`test_means` already computed).
+fn latent_probe(
+    name: &str,
+    (model, test_means): (&TextVae, &Tensor),
+    corpus: &Corpus,
+    labels: &Labels,
+    ps: Schedule,
+) -> Result<ProbeRow, ReportError> {
+    let (m_tr, m_va, m_te) = (
+        text_vae::latent_means(model, &corpus.tr.data)?.to_device(&Device::Cpu)?,
+        text_vae::latent_means(model, &corpus.va.data)?.to_device(&Device::Cpu)?,
+        test_means.to_device(&Device::Cpu)?,
+    );
+    let rows = |m: &Tensor, r: &[u32]| -> candle_core::Result<Tensor> {
+        m.index_select(&Tensor::from_slice(r, r.len(), &Device::Cpu)?, 0)
     };
-    Ok((results, vec![kl_path]))
+    let (p_tr, p_va, p_te) = &labels.party;
+    let (d_tr, d_va, d_te) = &labels.decade;
+    let (q_tr, q_va, q_te) = (rows(&m_tr, &p_tr.0)?, rows(&m_va, &p_va.0)?, rows(&m_te, &p_te.0)?);
+    let party: ProbeScore = text_probe::probe(
+        (Features::Dense(&q_tr), &p_tr.1),
+        (Features::Dense(&q_va), &p_va.1),
+        (Features::Dense(&q_te), &p_te.1),
+        2,
+        ps,
+    )?;
+    let decade = text_probe::probe(
+        (Features::Dense(&m_tr), d_tr),
+        (Features::Dense(&m_va), d_va),
+        (Features::Dense(&m_te), d_te),
+        labels.decades,
+        ps,
+    )?;
+    Ok(ProbeRow { features: format!("latent means: {name}"), party: party.test, decade: decade.test })
+}
+
+fn probe_line(p: &ProbeRow) -> String {
+    format!(
+        "    {}: party {:.1}% (balanced {:.1}%), decade {:.1}% (balanced {:.1}%)",
+        p.features,
+        100.0 * p.party.plain,
+        100.0 * p.party.balanced,
+        100.0 * p.decade.plain,
+        100.0 * p.decade.balanced
+    )
+}
+
+/// Text generated by one model: a homotopy between two test sentences, and sentences decoded
+/// greedily and by sampling from codes drawn from the prior.
+struct Generated {
+    homotopy: Vec<String>,
+    prior_greedy: Vec<String>,
+    prior_sampled: Vec<String>,
+}
+
+fn generate(
+    model: &TextVae,
+    means: &Tensor,
+    corpus: &Corpus,
+    ends: &[usize],
+    cfg: &TextConfig,
+) -> Result<Generated, ReportError> {
+    let (te, vocab) = (&corpus.te, &corpus.vocab);
+    let (a, b) = match ends {
+        [a, b, ..] => (*a, *b),
+        _ => return Err(embedded_error("the homotopy needs two test sentences".into())),
+    };
+    let line = text_vae::homotopy(&text_vae::row(means, a)?, &text_vae::row(means, b)?, cfg.homotopy_points)?;
+    let mut homotopy = vec![te.sentences[a].tokens.join(" ")];
+    homotopy.extend(decode_all(model, &line, vocab, None)?);
+    homotopy.push(te.sentences[b].tokens.join(" "));
+    let mut rng = SeededRng::derived(cfg.vae_schedule.seed, "text-prior", 0);
+    let z = rng.normal(&[PRIOR_DRAWS, corpus.model_config(cfg).latent_dim], means.device())?;
+    let prior_greedy = decode_all(model, &z, vocab, None)?;
+    let prior_sampled = decode_all(model, &z, vocab, Some(&mut rng))?;
+    Ok(Generated { homotopy, prior_greedy, prior_sampled })
 }
 
 /// The KL term of each VAE during training, on a log scale (the collapsed models' KL is a few

@@ -172,13 +172,8 @@ impl Trainer {
     }
 
     /// A fresh run on data already loaded.
-    pub fn with_data(cfg: TrainConfig, mut data: Mnist, dev: &Device) -> Result<Self, TrainError> {
-        if let Some(n) = cfg.train_size {
-            data.train = data.train.take(n);
-        }
-        if let Some(n) = cfg.test_size {
-            data.test = data.test.take(n);
-        }
+    pub fn with_data(cfg: TrainConfig, data: Mnist, dev: &Device) -> Result<Self, TrainError> {
+        let data = data.cut((cfg.train_size, cfg.test_size));
         if data.train.image_size() != cfg.model.input_dim {
             return Err(candle_core::Error::Msg(format!(
                 "the data has {} pixels per image, the model expects {}",
