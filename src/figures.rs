@@ -9,6 +9,8 @@ use crate::train::EpochMetrics;
 use candle_core::{D, Tensor};
 use std::path::Path;
 
+pub mod pictures;
+
 #[derive(Debug, thiserror::Error)]
 pub enum FigureError {
     #[error(transparent)]

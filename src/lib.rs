@@ -15,6 +15,7 @@ pub mod classic;
 pub mod cli;
 pub mod cpu;
 pub mod data;
+pub mod diagram;
 pub mod estimators;
 pub mod figures;
 pub mod init;

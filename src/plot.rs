@@ -18,12 +18,12 @@ pub struct PlotError {
 
 pub type PlotResult = Result<(), PlotError>;
 
-fn err(path: &Path) -> impl Fn(String) -> PlotError + '_ {
+pub(crate) fn err(path: &Path) -> impl Fn(String) -> PlotError + '_ {
     move |msg| PlotError { path: path.into(), msg }
 }
 
 /// Registers the embedded font once per process.
-fn ensure_font() {
+pub(crate) fn ensure_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Both fonts are valid TrueType files shipped by the crate, so registration succeeds;
@@ -33,7 +33,7 @@ fn ensure_font() {
     });
 }
 
-fn create_dir_for(path: &Path) -> PlotResult {
+pub(crate) fn create_dir_for(path: &Path) -> PlotResult {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| err(path)(format!("cannot create its folder: {e}")))?;
     }

@@ -346,6 +346,7 @@ fn vae_book(book_src: &Path, dev: &Device, log: &mut impl FnMut(String)) -> Resu
     let main = run_to_end(cfg.clone(), dev, log)?;
     let x_test = main.data.test.images(dev)?;
     let mut written = write_run_figures(&main, &x_test, &fig_dir)?;
+    written.extend(model_pictures(&cfg.model, &fig_dir)?);
     let small = run_to_end(cfg2.clone(), dev, log)?;
     let manifold = fig_dir.join("manifold.png");
     figures::manifold(&small.model, 20, 3.0, &manifold)?;
@@ -375,6 +376,18 @@ fn vae_book(book_src: &Path, dev: &Device, log: &mut impl FnMut(String)) -> Resu
     written.extend(write_generated(book_src, vec![("likelihoods.md", likelihood_table()?)])?);
     Ok(written)
 }
+
+/// The VAE chapter's pictures of the model of `cfg`: graphical model, network, reparameterization.
+pub fn model_pictures(cfg: &crate::models::vae::VaeConfig, fig_dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let paths = MODEL_PICTURES.map(|name| fig_dir.join(name));
+    figures::pictures::graphical_model(&paths[0])?;
+    figures::pictures::network(cfg, &paths[1])?;
+    figures::pictures::reparameterization(&paths[2])?;
+    Ok(paths.to_vec())
+}
+
+/// The files of [`model_pictures`], in the order it draws them.
+pub const MODEL_PICTURES: [&str; 3] = ["vae-graphical-model.png", "vae-network.png", "vae-reparameterization.png"];
 
 /// The numbers and curves of the chapter on variational inference (all closed-form or seeded,
 /// a fraction of a second to compute).

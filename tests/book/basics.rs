@@ -122,3 +122,24 @@ fn logistic_tables_match_a_fresh_run() {
     let chapter = std::fs::read_to_string(book_src().join("vi.md")).unwrap();
     assert!(chapter.contains(&format!("One case in {TEST_ROWS} is well within the noise")));
 }
+
+/// The VAE chapter's pictures of the model are what the code draws from the book's configuration
+/// (sizes in the network picture included), byte for byte.
+#[test]
+fn model_pictures_are_what_the_code_draws() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, _) = report::book_configs();
+    for drawn in report::model_pictures(&cfg.model, dir.path()).unwrap() {
+        let name = drawn.file_name().unwrap();
+        let committed = book_src().join("figures").join(name);
+        assert!(
+            std::fs::read(&drawn).unwrap() == std::fs::read(&committed).unwrap(),
+            "{} differs from what the code draws: run `cargo run --release -- figures --chapter vae`",
+            committed.display()
+        );
+    }
+    let chapter = std::fs::read_to_string(book_src().join("vae.md")).unwrap();
+    for name in report::MODEL_PICTURES {
+        assert!(chapter.contains(&format!("figures/{name}")), "vae.md does not show {name}");
+    }
+}
