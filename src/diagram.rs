@@ -22,6 +22,8 @@ const GAP: f64 = 3.0;
 const HEAD: f64 = 11.0;
 const HEAD_WIDTH: f64 = 5.0;
 const LABEL_OFFSET: f64 = 14.0;
+/// Points along an edge at which [`Diagram::check`] looks for a node in the way.
+const CROSSING_SAMPLES: usize = 64;
 /// Height of the title band at the top of the picture.
 const TITLE_BAND: i32 = 40;
 
@@ -170,7 +172,12 @@ impl Diagram<'_> {
             }
         }
         for e in self.edges {
-            let Some(label) = self.route(e).and_then(|r| r.label) else { continue };
+            let Some(route) = self.route(e) else { continue };
+            let others = self.nodes.iter().zip(&boxes).filter(|(n, _)| n.id != e.from && n.id != e.to);
+            if let Some((n, _)) = others.clone().find(|(_, b)| crosses(**b, route.start, route.tip)) {
+                return Err(format!("the edge {:?} -> {:?} runs through node {:?}", e.from, e.to, n.id));
+            }
+            let Some(label) = route.label else { continue };
             if !inside(&label) {
                 return Err(format!("the label {:?} does not fit in the picture", e.label));
             }
@@ -268,6 +275,16 @@ struct Route {
     label: Option<Extent>,
 }
 
+/// Whether the segment from `a` to `b` passes through the box `e` (tested at [`CROSSING_SAMPLES`]
+/// points along it).
+fn crosses(e: Extent, a: (f64, f64), b: (f64, f64)) -> bool {
+    (0..=CROSSING_SAMPLES).any(|i| {
+        let t = i as f64 / CROSSING_SAMPLES as f64;
+        let (x, y) = (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
+        (x - e.x as f64).abs() < e.half_w as f64 && (y - e.y as f64).abs() < e.half_h as f64
+    })
+}
+
 fn overlap(a: Extent, b: Extent, margin: i32) -> bool {
     (a.x - b.x).abs() < a.half_w + b.half_w + margin && (a.y - b.y).abs() < a.half_h + b.half_h + margin
 }
@@ -338,6 +355,14 @@ mod tests {
         assert_eq!(diagram(&apart).check(), Ok(()));
         assert!(diagram(&close).check().unwrap_err().contains("overlap"));
         assert!(diagram(&low).check().unwrap_err().contains("does not fit"));
+        let through = [
+            Node { id: "a", label: "a", at: (40, 150), shape: Shape::Computed },
+            Node { id: "b", label: "b", at: (150, 150), shape: Shape::Computed },
+            Node { id: "c", label: "c", at: (260, 150), shape: Shape::Computed },
+        ];
+        let long = [Edge::new("a", "c", Stroke::Solid)];
+        let d = Diagram { title: "t", size: (300, 300), nodes: &through, edges: &long, plates: &[] };
+        assert!(d.check().unwrap_err().contains("runs through node \"b\""));
         let bad = [Edge::new("z", "y", Stroke::Dashed)];
         let nodes = two((100, 200));
         let d = Diagram { title: "t", size: (300, 300), nodes: &nodes, edges: &bad, plates: &[] };

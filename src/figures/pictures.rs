@@ -44,21 +44,21 @@ pub fn network(cfg: &VaeConfig, path: &Path) -> FigureResult {
         format!("μ\n{k}"),
         format!("logvar\n{k}"),
         format!("z = μ + σ ⊙ ε, {k}\nσ = exp(logvar / 2)"),
-        format!("decoder\n{k} → {h} → {d}"),
+        format!("decoder\n{k} → {h}, ReLU → {d}"),
         format!("logits\n{d}"),
     ];
     let node = |id, i: usize, at, shape| Node { id, label: labels[i].as_str(), at, shape };
     let nodes = [
         node("x", 0, (75, 200), Shape::Observed),
         node("encoder", 1, (265, 200), Shape::Network),
-        node("mu", 2, (450, 135), Shape::Computed),
-        node("logvar", 3, (450, 265), Shape::Computed),
-        Node { id: "eps", label: "ε", at: (640, 85), shape: Shape::Random },
-        node("z", 4, (640, 200), Shape::Computed),
-        node("decoder", 5, (850, 200), Shape::Network),
-        node("logits", 6, (1040, 200), Shape::Computed),
-        Node { id: "kl", label: "KL(q ‖ N(0, I))", at: (580, 350), shape: Shape::Computed },
-        Node { id: "recon", label: "−log pθ(x | z)\nBernoulli, against x", at: (1010, 330), shape: Shape::Computed },
+        node("mu", 2, (450, 120), Shape::Computed),
+        node("logvar", 3, (450, 280), Shape::Computed),
+        Node { id: "kl", label: "KL(q ‖ N(0, I))", at: (590, 200), shape: Shape::Computed },
+        Node { id: "eps", label: "ε", at: (820, 80), shape: Shape::Random },
+        node("z", 4, (820, 200), Shape::Computed),
+        node("decoder", 5, (1040, 200), Shape::Network),
+        node("logits", 6, (1040, 330), Shape::Computed),
+        Node { id: "recon", label: "−log pθ(x | z)\nBernoulli, against x", at: (790, 330), shape: Shape::Computed },
     ];
     let solid = |from, to| Edge::new(from, to, Stroke::Solid);
     let edges = [
@@ -75,7 +75,7 @@ pub fn network(cfg: &VaeConfig, path: &Path) -> FigureResult {
         solid("logvar", "kl"),
     ];
     let title = "The VAE's network: loss = reconstruction + KL, in nats per image";
-    Diagram { title, size: (1140, 400), nodes: &nodes, edges: &edges, plates: &[] }.save(path)?;
+    Diagram { title, size: (1160, 400), nodes: &nodes, edges: &edges, plates: &[] }.save(path)?;
     Ok(())
 }
 
@@ -84,18 +84,18 @@ pub fn network(cfg: &VaeConfig, path: &Path) -> FigureResult {
 pub fn reparameterization(path: &Path) -> FigureResult {
     let node = |id, label, at, shape| Node { id, label, at, shape };
     let nodes = [
-        node("left", "Sampled: z ~ N(μ, σ²)", (250, 75), Shape::Text),
+        node("left", "Sampled: z ~ N(μ, σ²)", (250, 385), Shape::Text),
         node("phi1", "φ", (45, 200), Shape::Text),
         node("mu1", "μ", (150, 135), Shape::Computed),
         node("sigma1", "σ", (150, 265), Shape::Computed),
         node("z1", "z", (290, 200), Shape::Random),
         node("f1", "f(z)", (430, 200), Shape::Computed),
-        node("none", "no gradient comes back\nthrough a random draw", (290, 340), Shape::Text),
-        node("right", "Reparameterized: z = μ + σ ε", (780, 75), Shape::Text),
+        node("none", "no gradient comes back\nthrough a random draw", (290, 310), Shape::Text),
+        node("right", "Reparameterized: z = μ + σ ⊙ ε", (780, 385), Shape::Text),
         node("phi2", "φ", (575, 200), Shape::Text),
         node("mu2", "μ", (680, 135), Shape::Computed),
         node("sigma2", "σ", (680, 265), Shape::Computed),
-        node("eps", "ε", (840, 330), Shape::Random),
+        node("eps", "ε", (840, 85), Shape::Random),
         node("z2", "z", (840, 200), Shape::Computed),
         node("f2", "f(z)", (990, 200), Shape::Computed),
     ];
@@ -112,14 +112,16 @@ pub fn reparameterization(path: &Path) -> FigureResult {
         solid("phi2", "sigma2"),
         solid("mu2", "z2"),
         solid("sigma2", "z2"),
-        solid("eps", "z2").label("ε ~ N(0, I)", -1),
+        solid("eps", "z2").label("ε ~ N(0, I)", 1),
         solid("z2", "f2"),
         back("f2", "z2", "∂f/∂z"),
         back("z2", "mu2", "× 1"),
         back("z2", "sigma2", "× ε"),
+        back("mu2", "phi2", ""),
+        back("sigma2", "phi2", ""),
     ];
     let title = "Where the gradient flows (black: forward, red: backward)";
-    Diagram { title, size: (1060, 400), nodes: &nodes, edges: &edges, plates: &[] }.save(path)?;
+    Diagram { title, size: (1060, 420), nodes: &nodes, edges: &edges, plates: &[] }.save(path)?;
     Ok(())
 }
 
