@@ -1,7 +1,8 @@
 //! Methods around the VAE: Bayesian updating and evidence, variational inference with known
 //! posteriors, a Gaussian mixture by EM, Bayesian logistic regression (HMC and VI), PCA, the
 //! amortization gap, and what is done with trained codes (interpolation, neighbours, anomaly
-//! scores, linear probes), and the Fréchet distance and sharpness that measure blur.
+//! scores, linear probes), the Fréchet distance and sharpness that measure blur, and the mutual
+//! information gap that measures disentanglement.
 
 pub mod amortize;
 pub mod anomaly;
@@ -10,6 +11,7 @@ pub mod frechet;
 pub mod gmm;
 pub mod latent;
 pub mod logistic;
+pub mod mig;
 pub mod pca;
 pub mod text_probe;
 pub mod vi;

@@ -1,7 +1,7 @@
 //! Data sets: the IDX reader and MNIST-format images (embedded digits or clothes, or the full files from a
 //! folder), and two
 //! small tabular sets from scikit-learn for the theory chapters, Bach chorales as piano rolls, and
-//! sentences from the State of the Union addresses.
+//! sentences from the State of the Union addresses, and generated sprites with known factors.
 
 pub mod chorales;
 pub mod idx;
@@ -10,6 +10,7 @@ pub mod labelled;
 pub mod mnist;
 pub mod sequences;
 pub mod sotu;
+pub mod sprites;
 pub mod tabular;
 pub mod tokens;
 
