@@ -288,6 +288,27 @@ fn every_image_model_trains_resumes_evaluates_and_draws() {
     }
 }
 
+/// β-TCVAE trains on the generated sprites, resumes, reports its MIG and draws its traversals; it
+/// takes no other data.
+#[test]
+fn the_tcvae_trains_on_sprites_and_reports_its_mig() {
+    let args = ["--hidden", "32", "--latent-dim", "4", "--beta", "4", "--train-size", "256", "--test-size", "128"];
+    let (dir, ckpt) = train_resume_eval("tcvae", &args);
+    let c = ckpt.to_str().unwrap();
+    let o = vae(&["eval", "--checkpoint", c]);
+    assert!(o.status.success() && text(&o).contains("MIG of the test means"), "{}", text(&o));
+    for command in ["sample", "reconstruct"] {
+        let png = dir.path().join(format!("{command}.png"));
+        let o = vae(&[command, "--checkpoint", c, "--out", png.to_str().unwrap()]);
+        assert!(o.status.success() && png.is_file(), "tcvae {command}: {}", text(&o));
+    }
+    let out = dir.path().join("other");
+    let d = out.to_str().unwrap();
+    assert_clean_failure(&vae(&["train", "--model", "tcvae", "--data", "mnist", "--out", d]), "choose sprites");
+    assert_clean_failure(&vae(&["train", "--model", "tcvae", "--latent-dim", "1", "--out", d]), "at least 2");
+    assert_clean_failure(&vae(&["train", "--model", "tcvae", "--beta=-1", "--out", d]), "--beta must be");
+}
+
 #[test]
 fn the_classifier_trains_and_reports_its_error_rate() {
     let (_dir, ckpt) = train_resume_eval("classifier", &[&["--hidden", "32"][..], &IMAGES[..]].concat());

@@ -19,6 +19,7 @@ mod m2;
 pub mod mlp;
 mod quadrants;
 mod sequences;
+mod tcvae;
 mod text;
 mod vaegan;
 mod vqvae;
@@ -89,6 +90,13 @@ pub const M2: ModelInfo = ModelInfo {
     flags: &["--labels", "--alpha", "--latent-dim", "--hidden", "--data-dir", "--train-size", "--test-size"],
 };
 
+pub const TCVAE: ModelInfo = ModelInfo {
+    name: "tcvae",
+    about: "beta-TCVAE on generated sprites: --beta weighs the code's total correlation (1 = the VAE)",
+    data: &["sprites"],
+    flags: &["--beta", "--latent-dim", "--hidden", "--train-size", "--test-size"],
+};
+
 pub const QUADRANT_BASELINE: ModelInfo = ModelInfo {
     name: "quadrant-baseline",
     about: "a network that completes a digit from 1-3 of its quadrants (one guess, a blur)",
@@ -153,13 +161,14 @@ pub const TEXT: ModelInfo = ModelInfo {
 };
 
 /// Every model `vae train --model` knows, in the book's order.
-pub const MODELS: [ModelInfo; 15] = [
+pub const MODELS: [ModelInfo; 16] = [
     MLP,
     LIKELIHOOD,
     CONV,
     IWAE,
     CVAE,
     M2,
+    TCVAE,
     QUADRANT_BASELINE,
     QUADRANT,
     VQVAE,
@@ -184,7 +193,8 @@ pub struct TrainArgs {
     /// The model to train [default: mlp]; see the list below.
     #[arg(long)]
     pub model: Option<String>,
-    /// The data set [default: the model's first]: mnist, fashion, chorales, mnist-rows or sotu.
+    /// The data set [default: the model's first]: mnist, fashion, chorales, mnist-rows, sotu or
+    /// sprites.
     #[arg(long)]
     pub data: Option<String>,
     /// Passes over the training set (at most this many with --patience).
@@ -209,7 +219,8 @@ pub struct TrainArgs {
     /// (0: train every epoch). Only models with a validation split take it.
     #[arg(long)]
     pub patience: Option<usize>,
-    /// mlp: weight of the KL term (1 = the VAE, other values a beta-VAE).
+    /// mlp: weight of the KL term (1 = the VAE, other values a beta-VAE); tcvae: weight of the
+    /// code's total correlation.
     #[arg(long)]
     pub beta: Option<f64>,
     /// likelihood: bernoulli, binarized-bernoulli, gaussian, learned-gaussian or continuous-bernoulli
@@ -417,7 +428,7 @@ pub fn model_info(name: &str) -> Result<&'static ModelInfo> {
 /// and `vae sample` load the same.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DataSpec {
-    /// `mnist`, `fashion`, `chorales`, `mnist-rows` or `sotu`.
+    /// `mnist`, `fashion`, `chorales`, `mnist-rows`, `sotu` or `sprites`.
     pub name: String,
     /// A folder of IDX files instead of the embedded digits.
     pub dir: Option<PathBuf>,
@@ -529,6 +540,7 @@ macro_rules! dispatch_model {
             "iwae" => $f::<$crate::models::iwae::Iwae>($($arg),*),
             "cvae" => $f::<$crate::models::cvae::Cvae>($($arg),*),
             "m2" => $f::<$crate::models::m2::M2>($($arg),*),
+            "tcvae" => $f::<$crate::models::tcvae::Tcvae>($($arg),*),
             "quadrant-baseline" => $f::<$crate::models::quadrant::Baseline>($($arg),*),
             "quadrant" => $f::<$crate::models::quadrant::QuadrantCvae>($($arg),*),
             "vqvae" => $f::<$crate::models::vqvae::VqVae>($($arg),*),

@@ -15,7 +15,7 @@
 //! orientation cannot be read off every image: a model cannot recover more than the picture shows.
 //! Images are drawn with every factor chosen uniformly and independently, from a seed.
 
-use super::Dataset;
+use super::{Dataset, Images};
 use crate::prob::SeededRng;
 use candle_core::{Device, Tensor};
 
@@ -116,6 +116,29 @@ impl Sprites {
     /// Factor `k` of every image.
     pub fn factor(&self, k: usize) -> Vec<usize> {
         self.factors.iter().map(|f| f[k]).collect()
+    }
+}
+
+/// Seeds of the training and test draws: the same images for every run, whatever its seed.
+pub const TRAIN_SEED: u64 = 1;
+pub const TEST_SEED: u64 = 2;
+
+/// Sprites ready for training: the images, and the factors of the test images (to score codes).
+pub struct SpriteSet {
+    pub images: Images,
+    pub test_factors: Vec<Factors>,
+}
+
+impl SpriteSet {
+    /// `train` and `test` images drawn with [`TRAIN_SEED`] and [`TEST_SEED`].
+    pub fn sample(train: usize, test: usize, dev: &Device) -> candle_core::Result<Self> {
+        let (tr, te) = (Sprites::sample(train, TRAIN_SEED), Sprites::sample(test, TEST_SEED));
+        Ok(Self { images: Images::new(&tr.dataset(), &te.dataset(), dev)?, test_factors: te.factors })
+    }
+
+    /// Factor `k` of every test image.
+    pub fn test_factor(&self, k: usize) -> Vec<usize> {
+        self.test_factors.iter().map(|f| f[k]).collect()
     }
 }
 

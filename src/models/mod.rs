@@ -9,6 +9,7 @@ pub mod iwae;
 pub mod likelihood;
 pub mod m2;
 pub mod quadrant;
+pub mod tcvae;
 pub mod text_vae;
 pub mod vae;
 pub mod vae_gan;
