@@ -292,7 +292,20 @@ fn every_image_model_trains_resumes_evaluates_and_draws() {
 /// takes no other data.
 #[test]
 fn the_tcvae_trains_on_sprites_and_reports_its_mig() {
-    let args = ["--hidden", "32", "--latent-dim", "4", "--beta", "4", "--train-size", "256", "--test-size", "128"];
+    let args = [
+        "--hidden",
+        "32",
+        "--latent-dim",
+        "4",
+        "--beta",
+        "4",
+        "--kl-weight",
+        "2",
+        "--train-size",
+        "256",
+        "--test-size",
+        "128",
+    ];
     let (dir, ckpt) = train_resume_eval("tcvae", &args);
     let c = ckpt.to_str().unwrap();
     let o = vae(&["eval", "--checkpoint", c]);
@@ -307,6 +320,7 @@ fn the_tcvae_trains_on_sprites_and_reports_its_mig() {
     assert_clean_failure(&vae(&["train", "--model", "tcvae", "--data", "mnist", "--out", d]), "choose sprites");
     assert_clean_failure(&vae(&["train", "--model", "tcvae", "--latent-dim", "1", "--out", d]), "at least 2");
     assert_clean_failure(&vae(&["train", "--model", "tcvae", "--beta=-1", "--out", d]), "--beta must be");
+    assert_clean_failure(&vae(&["train", "--model", "tcvae", "--kl-weight=-1", "--out", d]), "--kl-weight must be");
 }
 
 #[test]

@@ -93,7 +93,7 @@ fn image_models_resume_exactly() {
     resumes_exactly::<M2>(m2, schedule(64, None), &few);
     resumes_exactly::<LabelsOnly>(m2, schedule(8, None), &few);
     let sprites = SpriteSet::sample(192, 48, &dev).unwrap();
-    let tc = TcvaeConfig { model: VaeConfig { input_dim: 1024, hidden: 32, latent_dim: 3 }, beta: 4.0 };
+    let tc = TcvaeConfig { model: VaeConfig { input_dim: 1024, hidden: 32, latent_dim: 3 }, beta: 4.0, kl_weight: 2.0 };
     resumes_exactly::<Tcvae>(tc, schedule(64, None), &sprites);
     let binarized = BinarizedImages::new(&m.train, &m.test, 7, &dev).unwrap();
     let iwae = IwaeConfig { model: VaeConfig { input_dim: 784, hidden: 32, latent_dim: 3 }, k: 4 };

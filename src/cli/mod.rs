@@ -92,9 +92,9 @@ pub const M2: ModelInfo = ModelInfo {
 
 pub const TCVAE: ModelInfo = ModelInfo {
     name: "tcvae",
-    about: "beta-TCVAE on generated sprites: --beta weighs the code's total correlation (1 = the VAE)",
+    about: "beta-TCVAE on generated sprites: --beta weighs the code's total correlation, --kl-weight the rest of the KL",
     data: &["sprites"],
-    flags: &["--beta", "--latent-dim", "--hidden", "--train-size", "--test-size"],
+    flags: &["--beta", "--kl-weight", "--latent-dim", "--hidden", "--train-size", "--test-size"],
 };
 
 pub const QUADRANT_BASELINE: ModelInfo = ModelInfo {
@@ -223,6 +223,10 @@ pub struct TrainArgs {
     /// code's total correlation.
     #[arg(long)]
     pub beta: Option<f64>,
+    /// tcvae: weight of the KL term's two other parts, the code's mutual information with the
+    /// image and the units' KL (1 = beta-TCVAE; equal to --beta = a beta-VAE) [default: 1].
+    #[arg(long)]
+    pub kl_weight: Option<f64>,
     /// likelihood: bernoulli, binarized-bernoulli, gaussian, learned-gaussian or continuous-bernoulli
     /// [default: bernoulli].
     #[arg(long)]
@@ -322,6 +326,7 @@ impl TrainArgs {
             ("--latent-dim", self.latent_dim.is_some()),
             ("--hidden", self.hidden.is_some()),
             ("--beta", self.beta.is_some()),
+            ("--kl-weight", self.kl_weight.is_some()),
             ("--likelihood", self.likelihood.is_some()),
             ("--sigma", self.sigma.is_some()),
             ("--pixel-mean", self.pixel_mean),

@@ -36,11 +36,13 @@ impl CliModel for Tcvae {
         if latent_dim < 2 {
             bail!("--model tcvae needs --latent-dim of at least 2 (the MIG compares two units)");
         }
-        let beta = args.beta.unwrap_or(cfg.beta);
-        if !(beta.is_finite() && beta >= 0.0) {
-            bail!("--beta must be a number of at least 0, got {beta}");
+        let (beta, kl_weight) = (args.beta.unwrap_or(cfg.beta), args.kl_weight.unwrap_or(cfg.kl_weight));
+        for (flag, value) in [("--beta", beta), ("--kl-weight", kl_weight)] {
+            if !(value.is_finite() && value >= 0.0) {
+                bail!("{flag} must be a number of at least 0, got {value}");
+            }
         }
-        Ok(TcvaeConfig { model: crate::models::vae::VaeConfig { latent_dim, hidden, ..cfg.model }, beta })
+        Ok(TcvaeConfig { model: crate::models::vae::VaeConfig { latent_dim, hidden, ..cfg.model }, beta, kl_weight })
     }
 
     fn complete_spec(spec: DataSpec) -> DataSpec {

@@ -6,7 +6,9 @@
 //! the information the code keeps about the image, the *total correlation* of the aggregate
 //! posterior `q(z) = E_x q(z|x)` (how far its units are from independent), and each unit's distance
 //! from the prior. A β-VAE weights all three by β; β-TCVAE weights only the total correlation:
-//! `loss = reconstruction + I + β TC + Σ_d KL_d = negative ELBO + (β - 1) TC`.
+//! `loss = reconstruction + I + β TC + Σ_d KL_d = negative ELBO + (β - 1) TC`. With a weight `w`
+//! on the two other parts as well, `w = β = b` gives a β-VAE and `w = β = 1` the VAE, so one model
+//! trains all three of the disentanglement chapter's losses.
 //!
 //! `q(z)` and `q(z_d)` are mixtures over all N training images. Each batch estimates them by the
 //! paper's *minibatch-weighted sampling*: for a batch of M images,
@@ -35,11 +37,19 @@ pub struct TcvaeConfig {
     pub model: VaeConfig,
     /// The weight of the total correlation (1 gives the plain VAE's loss).
     pub beta: f64,
+    /// The weight of the two other parts, the mutual information and the units' KL (Chen et al.'s
+    /// alpha and gamma, both 1 in β-TCVAE). With `kl_weight = beta = b` the loss is a β-VAE's.
+    #[serde(default = "one")]
+    pub kl_weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl Default for TcvaeConfig {
     fn default() -> Self {
-        Self { model: VaeConfig { input_dim: 1024, hidden: 400, latent_dim: 10 }, beta: 6.0 }
+        Self { model: VaeConfig { input_dim: 1024, hidden: 400, latent_dim: 10 }, beta: 6.0, kl_weight: 1.0 }
     }
 }
 
@@ -103,7 +113,8 @@ impl Model for Tcvae {
         let z = prob::reparameterize(&mu, &logvar, &eps)?;
         let recon = bernoulli_log_likelihood_fast(&x, &self.vae.decode_fast(&z)?)?.neg()?.mean_all()?;
         let parts = kl_parts(&z, &mu, &logvar, Self::rows(data))?;
-        let kl = ((&parts.mutual_information + parts.total_correlation.affine(cfg.beta, 0.0)?)? + &parts.dimension_kl)?;
+        let rest = (&parts.mutual_information + &parts.dimension_kl)?.affine(cfg.kl_weight, 0.0)?;
+        let kl = (rest + parts.total_correlation.affine(cfg.beta, 0.0)?)?;
         let terms = vec![
             ("reconstruction", recon.clone()),
             ("mutual_information", parts.mutual_information),
