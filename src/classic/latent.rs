@@ -69,6 +69,27 @@ pub fn traversal(z0: &[f32], dim: usize, values: &[f32], dev: &candle_core::Devi
     Tensor::from_vec(codes, (values.len(), z0.len()), dev)
 }
 
+/// The book's traversals: each unit takes this many values, evenly spaced from -span to span.
+pub const TRAVERSAL_STEPS: usize = 9;
+pub const TRAVERSAL_SPAN: f32 = 3.0;
+
+/// [`TRAVERSAL_STEPS`] values evenly spaced from `-TRAVERSAL_SPAN` to `TRAVERSAL_SPAN`, ends included.
+pub fn traversal_values() -> Vec<f32> {
+    let (n, span) = (TRAVERSAL_STEPS, TRAVERSAL_SPAN);
+    (0..n).map(|i| -span + 2.0 * span * i as f32 / (n - 1) as f32).collect()
+}
+
+/// Pixel probabilities decoded from `z0` with each of `units` in turn swept over `values` (the
+/// others held): `units.len() * values.len()` images, unit by unit.
+pub fn traversal_images(model: &impl Autoencoder, z0: &[f32], units: &[usize], values: &[f32]) -> Result<Vec<f32>> {
+    let mut images = Vec::with_capacity(units.len() * values.len());
+    for &unit in units {
+        let z = traversal(z0, unit, values, model.device())?;
+        images.extend(decode_probabilities(model, &z)?.flatten_all()?.to_vec1::<f32>()?);
+    }
+    Ok(images)
+}
+
 /// The variance over the data of each coordinate of the encoder mean: a dimension whose mean
 /// hardly varies carries no information about `x` (an "inactive unit", Burda et al. 2015).
 pub fn mean_variances(mu: &Tensor) -> Result<Vec<f32>> {

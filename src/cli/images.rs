@@ -63,7 +63,7 @@ pub(super) fn describe_grey(data: &Images) -> String {
 }
 
 /// Test negative ELBO terms, then `-log p(x)` by importance sampling with `k` codes per image.
-fn autoencoder_eval(
+pub(super) fn autoencoder_eval(
     model: &impl Autoencoder,
     score: crate::train::Score,
     x: &Tensor,

@@ -1,13 +1,12 @@
 //! β-TCVAE on the command line, on the generated sprites: `--beta` weighs the total correlation of
 //! the code, and `vae eval` scores the code's disentanglement (MIG) against the sprites' factors.
 
+use super::images::autoencoder_eval;
 use super::{CliModel, DataSpec, ModelInfo, TrainArgs, positive};
 use crate::classic::latent;
 use crate::data::sprites::{self, FACTORS, SIDE, SpriteSet};
-use crate::estimators;
 use crate::models::tcvae::{self, BOOK_RUN, Tcvae, TcvaeConfig};
 use crate::plot::ImageGrid;
-use crate::prob::SeededRng;
 use crate::train::{Model, Run, RunConfig};
 use anyhow::{Result, bail};
 use candle_core::Device;
@@ -16,11 +15,8 @@ use std::path::{Path, PathBuf};
 /// Images drawn when `--train-size` and `--test-size` are left out.
 const TRAIN_IMAGES: usize = 20_000;
 const TEST_IMAGES: usize = 5_000;
-/// Test sprites in the reconstructions figure, and values each unit takes in the traversals.
+/// Test sprites in the reconstructions figure.
 const SHOWN: usize = 10;
-/// Decoder rows per chunk of importance sampling (images per chunk times samples).
-const IMPORTANCE_ROWS: usize = 50_000;
-const TRAVERSAL: [f32; 9] = [-3.0, -2.25, -1.5, -0.75, 0.0, 0.75, 1.5, 2.25, 3.0];
 
 impl CliModel for Tcvae {
     fn info() -> &'static ModelInfo {
@@ -86,16 +82,9 @@ impl CliModel for Tcvae {
     /// The test negative ELBO and its terms, `-log p(x)` by importance sampling, and the MIG
     /// against the sprites' factors.
     fn eval(run: &Run<Self>, data: &SpriteSet, k: usize) -> Result<Vec<(String, f64)>> {
-        super::check_importance_samples(k)?;
         let score = run.model.evaluate(&run.cfg, data, run.run.seed)?;
+        let mut out = autoencoder_eval(&run.model.vae, score, &data.images.test, k, run.run.seed)?;
         let mig = tcvae::test_mig(&run.model, data)?;
-        let mut rng = SeededRng::derived(run.run.seed, "eval-importance", k as u64);
-        let chunk = (IMPORTANCE_ROWS / k).max(1);
-        let bounds = estimators::iw_bound(&run.model.vae, &data.images.test, k, chunk, &mut rng)?;
-        let nll = -bounds.iter().sum::<f64>() / bounds.len().max(1) as f64;
-        let mut out = vec![("test -ELBO (nats per image)".to_string(), score.loss)];
-        out.extend(score.terms.into_iter().map(|(n, v)| (format!("  {n}"), v)));
-        out.push((format!("test -log p(x), importance sampled, k = {k}"), nll));
         out.push(("MIG of the test means (20 bins per unit)".into(), mig.mean));
         out.extend(FACTORS.iter().zip(&mig.per_factor).map(|((name, _), g)| (format!("  gap for {name}"), *g)));
         Ok(out)
@@ -106,11 +95,8 @@ impl CliModel for Tcvae {
     fn sample(run: &Run<Self>, data: &SpriteSet, _seed: u64, out: &Path) -> Result<String> {
         let vae = &run.model.vae;
         let base = latent::encode_means(vae, &data.images.test.narrow(0, 0, 1)?)?.flatten_all()?.to_vec1::<f32>()?;
-        let mut images = Vec::new();
-        for unit in 0..base.len() {
-            let z = latent::traversal(&base, unit, &TRAVERSAL, data.images.test.device())?;
-            images.extend(latent::decode_probabilities(vae, &z)?.flatten_all()?.to_vec1::<f32>()?);
-        }
+        let units: Vec<usize> = (0..base.len()).collect();
+        let images = latent::traversal_images(vae, &base, &units, &latent::traversal_values())?;
         let names: Vec<String> = (0..base.len()).map(|u| format!("z{u}")).collect();
         let rows: Vec<&str> = names.iter().map(String::as_str).collect();
         let title = "Each unit from -3 to 3, the others at a test sprite's code";
@@ -118,7 +104,7 @@ impl CliModel for Tcvae {
             images: &images,
             side: SIDE,
             rows: rows.len(),
-            cols: TRAVERSAL.len(),
+            cols: latent::TRAVERSAL_STEPS,
             title,
             row_labels: Some(&rows),
             scale: 3,

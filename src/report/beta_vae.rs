@@ -128,7 +128,7 @@ pub fn run(
             images: &images,
             side: data.test.rows,
             rows: labels.len(),
-            cols: TRAVERSAL_VALUES,
+            cols: latent::TRAVERSAL_STEPS,
             title: &format!("beta = {beta}: the five most active units, -3 to 3"),
             row_labels: Some(&label_refs),
             scale: 2,
@@ -138,8 +138,6 @@ pub fn run(
     }
     Ok((results, written))
 }
-
-const TRAVERSAL_VALUES: usize = 9;
 
 /// Traversals of the five units whose means vary most, around the code of the first test 5.
 fn traversal_images(
@@ -151,15 +149,9 @@ fn traversal_images(
     let base = trainer.data.test.labels.iter().position(|&l| l == 5).unwrap_or(0);
     let mut order: Vec<usize> = (0..variances.len()).collect();
     order.sort_by(|&a, &b| variances[b].total_cmp(&variances[a]));
-    let values: Vec<f32> =
-        (0..TRAVERSAL_VALUES).map(|i| -3.0 + 6.0 * i as f32 / (TRAVERSAL_VALUES - 1) as f32).collect();
-    let (mut images, mut labels) = (Vec::new(), Vec::new());
-    for &dim in order.iter().take(5) {
-        let z = latent::traversal(&codes[base], dim, &values, x_test.device())?;
-        images.extend(latent::decode_probabilities(&trainer.model, &z)?.flatten_all()?.to_vec1::<f32>()?);
-        labels.push(format!("z{dim} (var {:.2})", variances[dim]));
-    }
-    Ok((images, labels))
+    let units = &order[..order.len().min(5)];
+    let images = latent::traversal_images(&trainer.model, &codes[base], units, &latent::traversal_values())?;
+    Ok((images, units.iter().map(|&dim| format!("z{dim} (var {:.2})", variances[dim])).collect()))
 }
 
 /// The chapter's table.

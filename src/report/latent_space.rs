@@ -361,9 +361,8 @@ fn first_of(data: &Mnist, digits: &[u8]) -> Vec<usize> {
 /// Interpolated pairs of test digits, and the steps along each path.
 const INTERPOLATED: [(u8, u8); 3] = [(1, 7), (3, 8), (4, 9)];
 const PATH_STEPS: usize = 10;
-/// Traversals: the dimensions shown, and the values each takes from -3 to 3.
+/// Traversals: the dimensions shown.
 const TRAVERSED_DIMS: usize = 5;
-const TRAVERSAL_VALUES: usize = 9;
 
 fn figures(
     r: &LatentSpaceResults,
@@ -446,18 +445,13 @@ fn traversal_figure(model: &Vae, data: &Mnist, codes: &Tensor, path: &Path) -> R
     let variances = latent::mean_variances(codes)?;
     let mut by_var: Vec<usize> = (0..variances.len()).collect();
     by_var.sort_by(|&a, &b| variances[b].total_cmp(&variances[a]));
-    let step = 6.0 / (TRAVERSAL_VALUES - 1) as f32;
-    let values: Vec<f32> = (0..TRAVERSAL_VALUES).map(|i| -3.0 + step * i as f32).collect();
     let rows = codes.to_vec2::<f32>()?;
     let base = &rows[first_of(data, &[5]).first().copied().unwrap_or(0)];
-    let (mut images, mut labels) = (Vec::new(), Vec::new());
-    for &dim in by_var.iter().take(TRAVERSED_DIMS) {
-        let z = latent::traversal(base, dim, &values, codes.device())?;
-        images.extend(latent::decode_probabilities(model, &z)?.flatten_all()?.to_vec1::<f32>()?);
-        labels.push(format!("z{dim} (var {:.2})", variances[dim]));
-    }
+    let units = &by_var[..by_var.len().min(TRAVERSED_DIMS)];
+    let images = latent::traversal_images(model, base, units, &latent::traversal_values())?;
+    let labels: Vec<String> = units.iter().map(|&dim| format!("z{dim} (var {:.2})", variances[dim])).collect();
     let title = "One coordinate from -3 to 3, the others fixed at a 5's code";
-    save_grid(&images, (data.test.rows, TRAVERSAL_VALUES), &labels, title, path)
+    save_grid(&images, (data.test.rows, latent::TRAVERSAL_STEPS), &labels, title, path)
 }
 
 /// Nearest neighbours in latent space and in pixel space: each row a test digit, then its neighbours.
