@@ -274,73 +274,67 @@ pub fn book_figures(
         let msg = format!("no chapter group {bad:?}; choose from {}", CHAPTERS.join(", "));
         return Err(ReportError::File { path: book_src.into(), msg });
     }
-    let wanted = |c: &str| chapters.is_empty() || chapters.iter().any(|w| w == c);
     let mut written = Vec::new();
-    if wanted("vae") {
-        written.extend(vae_book(book_src, dev, &mut log)?);
-    }
-    if wanted("vi") {
-        log("  variational inference: closed-form model, gradient VI, logistic regression with HMC".into());
-        written.extend(vi_book(book_src)?);
-    }
-    if wanted("bayes") {
-        log("  Bayes' rule: conjugate models, evidence estimates, a Gaussian mixture by EM".into());
-        written.extend(bayes_book(book_src)?);
-    }
-    if wanted("likelihoods") {
-        log("  likelihoods: one VAE, five decoder likelihoods, on digits and clothes".into());
-        written.extend(likelihoods::book(book_src, dev, &mut log)?);
-    }
-    if wanted("latent") {
-        written.extend(latent_space::book(book_src, dev, &mut log)?);
-    }
-    if wanted("beta") {
-        log("  beta-VAE: one model per beta".into());
-        written.extend(beta_vae::book(book_src, dev, &mut log)?);
-    }
-    if wanted("iwae") {
-        log("  IWAE: k = 1, 5, 50 on binarized digits, bounds up to k = 5000".into());
-        written.extend(iwae::book(book_src, dev, &mut log)?);
-    }
-    if wanted("conv") {
-        log("  convolutional VAE against the MLP VAE, 2-D codes".into());
-        written.extend(conv::book(book_src, dev, &mut log)?);
-    }
-    if wanted("cvae") {
-        log("  conditional VAE: class-conditional generation".into());
-        written.extend(cvae::book(book_src, dev, &mut log)?);
-    }
-    if wanted("quadrants") {
-        log("  quadrant completion: baseline network against the CVAE, 1-3 quadrants shown".into());
-        written.extend(quadrants::book(book_src, dev, &mut log)?);
-    }
-    if wanted("vqvae") {
-        log("  VQ-VAE: 49 discrete codes per digit, three priors over them".into());
-        written.extend(vqvae::book(book_src, dev, &mut log)?);
-    }
-    if wanted("blur") {
-        log("  blur: Fréchet distance and sharpness of VAE and VAE-GAN images".into());
-        written.extend(blur::book(book_src, dev, &mut log)?);
-    }
-    if wanted("sequences") {
-        log("  sequences: VRNN against a GRU on Bach chorales and on MNIST rows".into());
-        written.extend(sequences::book(book_src, dev, &mut log)?);
-    }
-    if wanted("text") {
-        log("  text: GRU language model and sentence VAEs on State of the Union sentences".into());
-        written.extend(text::book(book_src, dev, &mut log)?);
-    }
-    if wanted("challenges") {
-        log("  challenges: free bits and cyclical annealing against the sentence VAE's collapse".into());
-        written.extend(challenges::book(book_src, dev, &mut log)?);
+    for chapter in CHAPTERS.iter().filter(|c| chapters.is_empty() || chapters.iter().any(|w| w == *c)) {
+        if let Some(line) = announcement(chapter) {
+            log(format!("  {line}"));
+        }
+        written.extend(chapter_figures(chapter, book_src, dev, &mut log)?);
     }
     Ok(written)
+}
+
+/// The line `vae figures` prints before running a group (`None`: the group logs its own steps).
+fn announcement(chapter: &str) -> Option<&'static str> {
+    Some(match chapter {
+        "vi" => "variational inference: closed-form model, gradient VI, logistic regression with HMC",
+        "bayes" => "Bayes' rule: conjugate models, evidence estimates, a Gaussian mixture by EM",
+        "likelihoods" => "likelihoods: one VAE, five decoder likelihoods, on digits and clothes",
+        "beta" => "beta-VAE: one model per beta",
+        "iwae" => "IWAE: k = 1, 5, 50 on binarized digits, bounds up to k = 5000",
+        "conv" => "convolutional VAE against the MLP VAE, 2-D codes",
+        "cvae" => "conditional VAE: class-conditional generation",
+        "quadrants" => "quadrant completion: baseline network against the CVAE, 1-3 quadrants shown",
+        "vqvae" => "VQ-VAE: 49 discrete codes per digit, three priors over them",
+        "blur" => "blur: Fréchet distance and sharpness of VAE and VAE-GAN images",
+        "sequences" => "sequences: VRNN against a GRU on Bach chorales and on MNIST rows",
+        "text" => "text: GRU language model and sentence VAEs on State of the Union sentences",
+        "challenges" => "challenges: free bits and cyclical annealing against the sentence VAE's collapse",
+        _ => return None,
+    })
+}
+
+/// Runs one group of [`CHAPTERS`] and writes its files under `book_src`.
+fn chapter_figures(
+    chapter: &str,
+    book_src: &Path,
+    dev: &Device,
+    log: &mut dyn FnMut(String),
+) -> Result<Vec<PathBuf>, ReportError> {
+    match chapter {
+        "vae" => vae_book(book_src, dev, log),
+        "vi" => vi_book(book_src),
+        "bayes" => bayes_book(book_src),
+        "likelihoods" => likelihoods::book(book_src, dev, log),
+        "latent" => latent_space::book(book_src, dev, log),
+        "beta" => beta_vae::book(book_src, dev, log),
+        "iwae" => iwae::book(book_src, dev, log),
+        "conv" => conv::book(book_src, dev, log),
+        "cvae" => cvae::book(book_src, dev, log),
+        "quadrants" => quadrants::book(book_src, dev, log),
+        "vqvae" => vqvae::book(book_src, dev, log),
+        "blur" => blur::book(book_src, dev, log),
+        "sequences" => sequences::book(book_src, dev, log),
+        "text" => text::book(book_src, dev, log),
+        "challenges" => challenges::book(book_src, dev, log),
+        other => Err(ReportError::File { path: book_src.into(), msg: format!("no chapter group {other:?}") }),
+    }
 }
 
 /// Trains the book's two models and writes the VAE and amortized-inference chapters' figures and
 /// numbers (`generated/vae-results.{json,md}`, `vae-latent2.md`, `amortization.md`), and the
 /// entropy floor of the grey levels that the likelihood chapter shows (`likelihoods.md`).
-fn vae_book(book_src: &Path, dev: &Device, log: &mut impl FnMut(String)) -> Result<Vec<PathBuf>, ReportError> {
+fn vae_book(book_src: &Path, dev: &Device, log: &mut dyn FnMut(String)) -> Result<Vec<PathBuf>, ReportError> {
     let (cfg, cfg2) = book_configs();
     let fig_dir = book_src.join("figures");
     let main = run_to_end(cfg.clone(), dev, log)?;
@@ -413,7 +407,31 @@ pub fn vi_results() -> candle_core::Result<ViResults> {
 
 /// The chapter's tables, by file name under `generated/`.
 pub fn vi_tables(r: &ViResults) -> Vec<(&'static str, String)> {
-    let m = &r.model;
+    vec![
+        ("vi-data.md", vi_data(&r.model)),
+        ("vi-identity.md", vi_identity_table(&r.model)),
+        ("vi-fit.md", vi_fit_table(r)),
+        ("vi-gradients.md", vi_gradients_table(r)),
+        ("vi-meanfield.md", vi_meanfield_table(&r.mean_field)),
+    ]
+}
+
+/// The observations, the prior and the exact posterior.
+fn vi_data(m: &vi::GaussianModel) -> String {
+    let post = m.posterior();
+    let log_px = m.log_evidence();
+    format!(
+        "{} observations with mean {:.4}; prior N(0, 1), noise variance 1; exact posterior N({:.4}, {:.4}); \
+         log p(x) = {log_px:.4}.\n",
+        m.x.len(),
+        m.x.iter().sum::<f64>() / m.x.len() as f64,
+        post.mean,
+        post.var
+    )
+}
+
+/// ELBO + KL = log p(x) for four choices of q, and a Monte Carlo ELBO.
+fn vi_identity_table(m: &vi::GaussianModel) -> String {
     let post = m.posterior();
     let log_px = m.log_evidence();
     let mut identity =
@@ -436,16 +454,14 @@ pub fn vi_tables(r: &ViResults) -> Vec<(&'static str, String)> {
         q.mean,
         m.elbo(q)
     );
-    let data = format!(
-        "{} observations with mean {:.4}; prior N(0, 1), noise variance 1; exact posterior N({:.4}, {:.4}); \
-         log p(x) = {log_px:.4}.\n",
-        m.x.len(),
-        m.x.iter().sum::<f64>() / m.x.len() as f64,
-        post.mean,
-        post.var
-    );
+    identity
+}
+
+/// Gradient VI's fitted q beside the exact posterior.
+fn vi_fit_table(r: &ViResults) -> String {
+    let (post, log_px) = (r.model.posterior(), r.model.log_evidence());
     let f = &r.fit;
-    let fit = format!(
+    format!(
         "| | mean | variance |\n|---|---:|---:|\n| fitted q | {:.4} | {:.4} |\n| exact posterior | {:.4} | {:.4} |\n\n\
          After {} steps the ELBO is {:.4}, {:.4} nats below log p(x) = {log_px:.4}.\n",
         f.q.mean,
@@ -455,7 +471,11 @@ pub fn vi_tables(r: &ViResults) -> Vec<(&'static str, String)> {
         f.elbo.len(),
         f.elbo.last().copied().unwrap_or(f64::NAN),
         log_px - f.elbo.last().copied().unwrap_or(f64::NAN)
-    );
+    )
+}
+
+/// The two gradient estimators' means and variances for each number of samples.
+fn vi_gradients_table(r: &ViResults) -> String {
     let mut grads = format!(
         "At q = N({:.3}, {:.4}) the exact gradient of the ELBO with respect to the mean is {:.3}.\n\n\
          | samples K | reparameterization: mean | variance | score function: mean | variance | variance ratio |\n\
@@ -475,9 +495,13 @@ pub fn vi_tables(r: &ViResults) -> Vec<(&'static str, String)> {
             g.score_var / g.reparam_var
         );
     }
-    let mf = &r.mean_field;
+    grads
+}
+
+/// The mean-field fits to a correlated Gaussian in both directions of the KL.
+fn vi_meanfield_table(mf: &vi::MeanFieldFit) -> String {
     let rho = mf.cov[0][1];
-    let meanfield = format!(
+    format!(
         "| | mean | variances | theory |\n|---|---|---|---|\n\
          | p | ({:.2}, {:.2}) | (1, 1), correlation {rho} | |\n\
          | q minimizing KL(q ‖ p) | ({:.3}, {:.3}) | ({:.4}, {:.4}) | 1 − ρ² = {:.4} |\n\
@@ -493,14 +517,7 @@ pub fn vi_tables(r: &ViResults) -> Vec<(&'static str, String)> {
         mf.forward.0[1],
         mf.forward.1[0],
         mf.forward.1[1],
-    );
-    vec![
-        ("vi-data.md", data),
-        ("vi-identity.md", identity),
-        ("vi-fit.md", fit),
-        ("vi-gradients.md", grads),
-        ("vi-meanfield.md", meanfield),
-    ]
+    )
 }
 
 /// The chapter's figures into `dir`: the ELBO rising to log p(x), the gradient variances, and the

@@ -64,33 +64,49 @@ pub fn run(
     log: &mut dyn FnMut(String),
 ) -> Result<(BetaResults, Vec<PathBuf>), ReportError> {
     let data = Mnist::load(cfg.train.data_dir.as_deref()).map_err(crate::train::TrainError::from)?;
-    let mut runs = Vec::new();
-    let mut traversals = Vec::new();
     let (low, high) =
         (cfg.betas.iter().copied().fold(f64::INFINITY, f64::min), cfg.betas.iter().copied().fold(0.0, f64::max));
+    let mut runs = Vec::new();
+    let mut traversals = Vec::new();
     for &beta in &cfg.betas {
-        let tc = TrainConfig { beta, ..cfg.train.clone() };
-        let trainer = super::continue_to_end(Trainer::with_data(tc, data.clone(), dev)?, &mut |_| {})?;
-        let x_test = trainer.data.test.images(dev)?;
-        let test = trainer.evaluate(&x_test)?;
-        let mu = latent::encode_means(&trainer.model, &x_test)?;
-        let mut variances = latent::mean_variances(&mu)?;
-        let active = variances.iter().filter(|&&v| v > crate::estimators::ACTIVE_UNIT_VARIANCE).count();
-        log(format!("    beta {beta}: distortion {:.2}, rate {:.2}, {active} active units", test.recon, test.kl));
+        let (result, trainer) = train_one(cfg, beta, &data, dev, log)?;
         if beta == low || beta == high {
+            let x_test = trainer.data.test.images(dev)?;
+            let variances = latent::mean_variances(&latent::encode_means(&trainer.model, &x_test)?)?;
             traversals.push((beta, traversal_images(&trainer, &x_test, &variances)?));
         }
-        variances.sort_by(|a, b| b.total_cmp(a));
-        runs.push(BetaResult {
-            beta,
-            distortion: test.recon,
-            rate: test.kl,
-            active_units: active,
-            mean_variances: variances,
-        });
+        runs.push(result);
     }
     let results = BetaResults { config: cfg.clone(), runs };
-    let mut written = Vec::new();
+    let mut written = vec![rate_distortion_figure(&results, fig_dir)?, unit_variances_figure(&results, fig_dir)?];
+    written.extend(traversal_figures(traversals, data.test.rows, fig_dir)?);
+    Ok((results, written))
+}
+
+/// Trains the VAE with weight `beta` on its KL and scores it on the test digits.
+fn train_one(
+    cfg: &BetaConfig,
+    beta: f64,
+    data: &Mnist,
+    dev: &Device,
+    log: &mut dyn FnMut(String),
+) -> Result<(BetaResult, Trainer), ReportError> {
+    let tc = TrainConfig { beta, ..cfg.train.clone() };
+    let trainer = super::continue_to_end(Trainer::with_data(tc, data.clone(), dev)?, &mut |_| {})?;
+    let x_test = trainer.data.test.images(dev)?;
+    let test = trainer.evaluate(&x_test)?;
+    let mut variances = latent::mean_variances(&latent::encode_means(&trainer.model, &x_test)?)?;
+    let active = variances.iter().filter(|&&v| v > crate::estimators::ACTIVE_UNIT_VARIANCE).count();
+    log(format!("    beta {beta}: distortion {:.2}, rate {:.2}, {active} active units", test.recon, test.kl));
+    variances.sort_by(|a, b| b.total_cmp(a));
+    let result =
+        BetaResult { beta, distortion: test.recon, rate: test.kl, active_units: active, mean_variances: variances };
+    Ok((result, trainer))
+}
+
+/// Rate against distortion, one point per beta.
+fn rate_distortion_figure(results: &BetaResults, fig_dir: &Path) -> Result<PathBuf, ReportError> {
+    let cfg = &results.config;
     let curve: Vec<(f32, f32)> = results.runs.iter().map(|r| (r.rate as f32, r.distortion as f32)).collect();
     let path = fig_dir.join("beta-rate-distortion.png");
     let betas: Vec<String> = cfg.betas.iter().map(|b| b.to_string()).collect();
@@ -102,7 +118,11 @@ pub fn run(
         ("rate: KL(q(z|x) || p(z)), nats", "distortion: -E log p(x|z), nats"),
         &path,
     )?;
-    written.push(path);
+    Ok(path)
+}
+
+/// Each unit's variance of its mean over the test digits, sorted, one line per beta.
+fn unit_variances_figure(results: &BetaResults, fig_dir: &Path) -> Result<PathBuf, ReportError> {
     let sorted: Vec<(String, Vec<(f32, f32)>)> = results
         .runs
         .iter()
@@ -120,13 +140,22 @@ pub fn run(
         ("unit, most to least active", "log10 variance of the unit's mean"),
         &path,
     )?;
-    written.push(path);
+    Ok(path)
+}
+
+/// One traversal grid per beta in `traversals`.
+fn traversal_figures(
+    traversals: Vec<(f64, (Vec<f32>, Vec<String>))>,
+    side: usize,
+    fig_dir: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let mut written = Vec::new();
     for (beta, (images, labels)) in traversals {
         let path = fig_dir.join(format!("beta-traversal-{beta}.png"));
         let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
         ImageGrid {
             images: &images,
-            side: data.test.rows,
+            side,
             rows: labels.len(),
             cols: latent::TRAVERSAL_STEPS,
             title: &format!("beta = {beta}: the five most active units, -3 to 3"),
@@ -136,7 +165,7 @@ pub fn run(
         .save(&path)?;
         written.push(path);
     }
-    Ok((results, written))
+    Ok(written)
 }
 
 /// Traversals of the five units whose means vary most, around the code of the first test 5.

@@ -523,6 +523,23 @@ fn neighbour_counts(data: &Mnist, (queries, codes, pixels): &Neighbours) -> Neig
 
 /// The chapter's tables, rendered from the results.
 pub fn tables(r: &LatentSpaceResults) -> Vec<(&'static str, String)> {
+    vec![
+        ("latent-dims.md", dims_table(r)),
+        ("latent-neighbours.md", neighbours_note(r)),
+        ("latent-features.md", features_table(r)),
+        ("latent-anomaly.md", anomaly_table(r)),
+        ("latent-interpolation.md", interpolation_table(r)),
+    ]
+}
+
+/// `mean ± sd` of `v` times `scale`, with `digits` decimals.
+fn mean_pm_sd(v: &[f64], scale: f64, digits: usize) -> String {
+    let (mean, sd) = super::mean_sd(v);
+    format!("{:.digits$} ± {:.digits$}", scale * mean, scale * sd)
+}
+
+/// Test -ELBO, squared errors and active units for each code size.
+fn dims_table(r: &LatentSpaceResults) -> String {
     let mut dims = String::from(
         "| code size | VAE test −ELBO | VAE squared error | PCA squared error | active VAE units |\n|---:|---:|---:|---:|---:|\n",
     );
@@ -532,11 +549,13 @@ pub fn tables(r: &LatentSpaceResults) -> Vec<(&'static str, String)> {
             d.latent_dim, d.neg_elbo, d.vae_sq_error, d.pca_sq_error, d.active_units, d.latent_dim
         );
     }
+    dims
+}
+
+/// k-NN accuracy on pixels, PCA and VAE means for each number of labels.
+fn features_table(r: &LatentSpaceResults) -> String {
     let seeds = r.config.seeds.len();
-    let pm = |v: &[f64], scale: f64, digits: usize| {
-        let (mean, sd) = super::mean_sd(v);
-        format!("{:.digits$} ± {:.digits$}", scale * mean, scale * sd)
-    };
+    let pm = mean_pm_sd;
     let mut features = format!(
         "| labelled training digits | {}-NN on pixels (784) | on PCA ({}) | on VAE means ({}) |\n|---:|---:|---:|---:|\n",
         r.config.k, r.config.train.model.latent_dim, r.config.train.model.latent_dim
@@ -552,6 +571,13 @@ pub fn tables(r: &LatentSpaceResults) -> Vec<(&'static str, String)> {
         super::thousands(r.config.train.test_size.unwrap_or(1000)),
         100.0 * (0.7f64 * 0.3 / r.config.train.test_size.unwrap_or(1000) as f64).sqrt()
     );
+    features
+}
+
+/// Anomaly AUCs per held-out digit, and their mean over digits.
+fn anomaly_table(r: &LatentSpaceResults) -> String {
+    let seeds = r.config.seeds.len();
+    let pm = mean_pm_sd;
     let mut anomaly = format!(
         "| held-out digit | AUC: −ELBO | AUC: −IW bound (k = {}) | AUC: PCA error | −ELBO of the held-out digit | −ELBO of the others |\n|---:|---:|---:|---:|---:|---:|\n",
         r.config.iw_samples
@@ -583,9 +609,14 @@ pub fn tables(r: &LatentSpaceResults) -> Vec<(&'static str, String)> {
         pm(&over_digits(|a| &a.auc_elbo), 1.0, 3),
         pm(&over_digits(|a| &a.auc_iw), 1.0, 3)
     );
+    anomaly
+}
+
+/// Norms of codes, of their midpoints, and of prior draws.
+fn interpolation_table(r: &LatentSpaceResults) -> String {
     let i = &r.interpolation;
     let d = r.config.train.model.latent_dim;
-    let interpolation = format!(
+    format!(
         "| codes ({d} dimensions) | mean norm |\n|---|---:|\n\
          | encoder means of the test digits | {:.2} |\n\
          | midpoint of two of them, straight line | {:.2} |\n\
@@ -598,19 +629,16 @@ pub fn tables(r: &LatentSpaceResults) -> Vec<(&'static str, String)> {
         (d as f64).sqrt(),
         i.prior_norm,
         i.prior_lerp_mid_norm
-    );
+    )
+}
+
+/// How many latent and pixel neighbours share the test digit's label.
+fn neighbours_note(r: &LatentSpaceResults) -> String {
     let n = &r.neighbours;
-    let neighbours = format!(
+    format!(
         "{} of the {} latent neighbours have the test digit's label, against {} of the {} pixel neighbours.\n",
         n.latent_same, n.shown, n.pixels_same, n.shown
-    );
-    vec![
-        ("latent-dims.md", dims),
-        ("latent-neighbours.md", neighbours),
-        ("latent-features.md", features),
-        ("latent-anomaly.md", anomaly),
-        ("latent-interpolation.md", interpolation),
-    ]
+    )
 }
 
 /// Runs the book's configuration and writes its figures, JSON and tables under `book_src`.
