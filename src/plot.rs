@@ -73,6 +73,10 @@ pub struct ImageGrid<'a> {
     pub scale: usize,
 }
 
+/// Pixels between neighbouring images of an [`ImageGrid`], and above its first row.
+const GRID_GAP: usize = 2;
+const GRID_TOP: usize = 40;
+
 impl ImageGrid<'_> {
     pub fn save(&self, path: &Path) -> PlotResult {
         let e = err(path);
@@ -90,54 +94,66 @@ impl ImageGrid<'_> {
         }
         ensure_font();
         create_dir_for(path)?;
-        let gap = 2;
-        let cell = self.side * self.scale + gap;
+        let cell = self.side * self.scale + GRID_GAP;
         let label_style = ("sans-serif", 16).into_font().color(&BLACK);
         let title_style = ("sans-serif", 22).into_font().color(&BLACK);
-        // A one-pixel canvas, only to measure text before the real one is sized.
-        let mut pixel = [0u8; 3];
-        let probe = BitMapBackend::with_buffer(&mut pixel, (1, 1)).into_drawing_area();
-        // Row labels get a column as wide as the widest of them (at least LABEL_COLUMN), so none
-        // runs into the images.
-        let mut left = 10;
-        if let Some(labels) = self.row_labels {
-            for label in labels {
-                let (w, _) = probe.estimate_text_size(label, &label_style).map_err(|x| e(x.to_string()))?;
-                left = left.max(w as usize + 2 * LABEL_GAP);
-            }
-            left = left.max(LABEL_COLUMN);
-        }
-        let top = 40;
-        let (title_width, _) = probe.estimate_text_size(self.title, &title_style).map_err(|x| e(x.to_string()))?;
+        let (left, title_width) = self.measure(&label_style, &title_style).map_err(&e)?;
         // Wide enough for the images and for the title, which starts above the first image.
-        let width = (left + (self.cols * cell).max(title_width as usize) + 10) as u32;
-        let height = (top + self.rows * cell + 10) as u32;
+        let width = (left + (self.cols * cell).max(title_width) + 10) as u32;
+        let height = (GRID_TOP + self.rows * cell + 10) as u32;
         let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
         root.draw_text(self.title, &title_style, (left as i32, 10)).map_err(|x| e(x.to_string()))?;
         for r in 0..self.rows {
-            let y0 = top + r * cell;
+            let y0 = GRID_TOP + r * cell;
             if let Some(label) = self.row_labels.and_then(|l| l.get(r)) {
                 let y = (y0 + cell / 2) as i32 - 8;
                 root.draw_text(label, &label_style, (10, y)).map_err(|x| e(x.to_string()))?;
             }
             for c in 0..self.cols {
-                let x0 = left + c * cell;
                 let img = &self.images[(r * self.cols + c) * per_image..][..per_image];
-                for (i, &v) in img.iter().enumerate() {
-                    let shade = (255.0 * (1.0 - v.clamp(0.0, 1.0))).round() as u8;
-                    let color = RGBColor(shade, shade, shade);
-                    let (py, px) = (i / self.side, i % self.side);
-                    for dy in 0..self.scale {
-                        for dx in 0..self.scale {
-                            let at = ((x0 + px * self.scale + dx) as i32, (y0 + py * self.scale + dy) as i32);
-                            root.draw_pixel(at, &color).map_err(|x| e(x.to_string()))?;
-                        }
-                    }
-                }
+                self.draw_image(&root, img, (left + c * cell, y0)).map_err(&e)?;
             }
         }
         root.present().map_err(|x| e(x.to_string()))
+    }
+
+    /// The width of the label column (as wide as the widest label, at least [`LABEL_COLUMN`],
+    /// so none runs into the images) and of the title, measured on a one-pixel canvas.
+    fn measure(&self, label_style: &TextStyle, title_style: &TextStyle) -> Result<(usize, usize), String> {
+        let mut pixel = [0u8; 3];
+        let probe = BitMapBackend::with_buffer(&mut pixel, (1, 1)).into_drawing_area();
+        let mut left = 10;
+        if let Some(labels) = self.row_labels {
+            for label in labels {
+                let (w, _) = probe.estimate_text_size(label, label_style).map_err(|x| x.to_string())?;
+                left = left.max(w as usize + 2 * LABEL_GAP);
+            }
+            left = left.max(LABEL_COLUMN);
+        }
+        let (title_width, _) = probe.estimate_text_size(self.title, title_style).map_err(|x| x.to_string())?;
+        Ok((left, title_width as usize))
+    }
+
+    /// One image, grey levels from white (0) to black (1), its top-left corner at `(x0, y0)`.
+    fn draw_image(
+        &self,
+        root: &DrawingArea<BitMapBackend, plotters::coord::Shift>,
+        img: &[f32],
+        (x0, y0): (usize, usize),
+    ) -> Result<(), String> {
+        for (i, &v) in img.iter().enumerate() {
+            let shade = (255.0 * (1.0 - v.clamp(0.0, 1.0))).round() as u8;
+            let color = RGBColor(shade, shade, shade);
+            let (py, px) = (i / self.side, i % self.side);
+            for dy in 0..self.scale {
+                for dx in 0..self.scale {
+                    let at = ((x0 + px * self.scale + dx) as i32, (y0 + py * self.scale + dy) as i32);
+                    root.draw_pixel(at, &color).map_err(|x| x.to_string())?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -534,13 +550,7 @@ pub fn overlay(
             entries.push(LegendEntry { name: name.to_string(), color, mark: Mark::Dot });
         }
         for (i, (name, pts)) in series.iter().enumerate() {
-            let color = if how.reference_last && i + 1 == series.len() {
-                BLACK
-            } else if how.paired {
-                CLASS_COLORS[i % CLASS_COLORS.len()]
-            } else {
-                CLASS_COLORS[(clouds.len() + i) % CLASS_COLORS.len()]
-            };
+            let color = series_color(&how, i, series.len(), clouds.len());
             if how.join {
                 chart
                     .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
@@ -555,6 +565,18 @@ pub fn overlay(
         }
         Ok(entries)
     })
+}
+
+/// The colour of line `i` of `lines` drawn over `clouds` point clouds: black for a last
+/// reference line, the colour of the cloud it pairs with, or the next colour after the clouds'.
+fn series_color(how: &Lines, i: usize, lines: usize, clouds: usize) -> RGBColor {
+    if how.reference_last && i + 1 == lines {
+        BLACK
+    } else if how.paired {
+        CLASS_COLORS[i % CLASS_COLORS.len()]
+    } else {
+        CLASS_COLORS[(clouds + i) % CLASS_COLORS.len()]
+    }
 }
 
 /// The range of the values with 5% room on each side (never empty).

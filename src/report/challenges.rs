@@ -180,6 +180,20 @@ impl Sources {
 
 /// Where the book measured each of the primer's three challenges, one line each.
 pub fn glance_table(s: &Sources) -> Result<String, ReportError> {
+    let mut out = String::from("| challenge | chapter | measured | value |\n|---|---|---|---:|\n");
+    for (challenge, chapter, what, value) in glance_rows(s)? {
+        out.push_str(&format!("| {challenge} | {chapter} | {what} | {value} |\n"));
+    }
+    out.push_str(
+        "\nEvery value is read from the chapter's generated results; seconds on this book's two-core machine, \
+         Fréchet distances in the features of the blur chapter's digit classifier (lower is closer to the \
+         training digits).\n",
+    );
+    Ok(out)
+}
+
+/// The glance table's rows: challenge, chapter link, what was measured, and its value.
+fn glance_rows(s: &Sources) -> Result<Vec<(&'static str, &'static str, String, String)>, ReportError> {
     let missing = |what: &str| ReportError::File { path: "generated".into(), msg: format!("no {what} in the results") };
     let digits = s.likelihoods.data.first().ok_or_else(|| missing("likelihood data set"))?;
     let pixel_mean = digits.variants.iter().find(|v| v.pixel_mean).ok_or_else(|| missing("pixel-mean variant"))?;
@@ -229,16 +243,7 @@ pub fn glance_table(s: &Sources) -> Result<String, ReportError> {
         ("blurry samples", "[blur](blur.md)", "Fréchet distance, VAE samples".into(), format!("{:.2}", frechet(2))),
         ("blurry samples", "[blur](blur.md)", "Fréchet distance, VAE-GAN samples".into(), format!("{:.2}", frechet(6))),
     ];
-    let mut out = String::from("| challenge | chapter | measured | value |\n|---|---|---|---:|\n");
-    for (challenge, chapter, what, value) in rows {
-        out.push_str(&format!("| {challenge} | {chapter} | {what} | {value} |\n"));
-    }
-    out.push_str(
-        "\nEvery value is read from the chapter's generated results; seconds on this book's two-core machine, \
-         Fréchet distances in the features of the blur chapter's digit classifier (lower is closer to the \
-         training digits).\n",
-    );
-    Ok(out)
+    Ok(rows.into())
 }
 
 pub fn book(book_src: &Path, dev: &Device, log: &mut dyn FnMut(String)) -> Result<Vec<PathBuf>, ReportError> {

@@ -268,9 +268,40 @@ fn chorale_figures(
     let beats = (roll.len() / keys).min(needed);
     let roll = &roll[..beats * keys];
     let batch = SeqBatch::new(&[roll], keys, dev)?;
-    let zeros = Tensor::zeros((beats, 1, model.cfg.latent_dim), DType::F32, dev)?;
-    let recon = candle_nn::ops::sigmoid(&model.run(&batch, &zeros, false)?.logits)?.flatten_all()?.to_vec1::<f32>()?;
-    let recon_path = dir.join("chorale-reconstruction.png");
+    let recon_path = chorale_reconstruction(model, (roll, &batch), keys, dir)?;
+    let mut rng = SeededRng::derived(cfg.chorale_schedule.seed, "chorale-samples", 0);
+    let cont_path = chorale_continuations(cfg, model, (roll, &batch), keys, &mut rng, dir)?;
+    let steps = cfg.prefix_beats.min(beats) + cfg.generated_beats;
+    let (fresh, _) = model.sample(ROLLS, None, steps, &mut rng)?;
+    let fresh: Vec<Vec<f32>> = (0..ROLLS)
+        .map(|i| fresh.narrow(1, i, 1)?.flatten_all()?.to_vec1::<f32>())
+        .collect::<candle_core::Result<_>>()?;
+    let labels: Vec<String> = (1..=ROLLS).map(|i| format!("sample {i}")).collect();
+    let panels: Vec<Roll> =
+        fresh.iter().zip(&labels).map(|(v, l)| Roll { label: l, values: v, steps, mark: None }).collect();
+    let sample_path = dir.join("chorale-samples.png");
+    let title = "Chorales sampled from the VRNN's prior";
+    PianoRolls { rolls: &panels, keys, title, beat_px: BEAT_PX, key_px: KEY_PX }.save(&sample_path)?;
+    Ok(vec![recon_path, cont_path, sample_path])
+}
+
+/// Sampled continuations, and samples from the prior, in the chorale figures.
+const ROLLS: usize = 3;
+/// Pixels per beat and per key of a piano roll.
+const BEAT_PX: usize = 8;
+const KEY_PX: usize = 3;
+
+/// A test chorale above the VRNN's note probabilities with its code at the encoder's mean.
+fn chorale_reconstruction(
+    model: &Vrnn,
+    (roll, batch): (&[f32], &SeqBatch),
+    keys: usize,
+    dir: &Path,
+) -> Result<PathBuf, ReportError> {
+    let beats = roll.len() / keys;
+    let zeros = Tensor::zeros((beats, 1, model.cfg.latent_dim), DType::F32, batch.x.device())?;
+    let recon = candle_nn::ops::sigmoid(&model.run(batch, &zeros, false)?.logits)?.flatten_all()?.to_vec1::<f32>()?;
+    let path = dir.join("chorale-reconstruction.png");
     PianoRolls {
         rolls: &[
             Roll { label: "a test chorale", values: roll, steps: beats, mark: None },
@@ -283,44 +314,45 @@ fn chorale_figures(
         ],
         keys,
         title: "A test chorale (MIDI 36-81 upwards, one column per beat)",
-        beat_px: 8,
-        key_px: 3,
+        beat_px: BEAT_PX,
+        key_px: KEY_PX,
     }
-    .save(&recon_path)?;
+    .save(&path)?;
+    Ok(path)
+}
 
+/// The chorale's opening continued [`ROLLS`] times by the VRNN, beside the chorale itself.
+fn chorale_continuations(
+    cfg: &SequencesConfig,
+    model: &Vrnn,
+    (roll, batch): (&[f32], &SeqBatch),
+    keys: usize,
+    rng: &mut SeededRng,
+    dir: &Path,
+) -> Result<PathBuf, ReportError> {
+    let beats = roll.len() / keys;
     let prefix_beats = cfg.prefix_beats.min(beats);
-    let prefix = batch.x.narrow(0, 0, prefix_beats)?.broadcast_as((prefix_beats, 3, keys))?.contiguous()?;
-    let mut rng = SeededRng::derived(cfg.chorale_schedule.seed, "chorale-samples", 0);
-    let (cont, _) = model.sample(3, Some(&prefix), cfg.generated_beats, &mut rng)?;
+    let prefix = batch.x.narrow(0, 0, prefix_beats)?.broadcast_as((prefix_beats, ROLLS, keys))?.contiguous()?;
+    let (cont, _) = model.sample(ROLLS, Some(&prefix), cfg.generated_beats, rng)?;
     let opening = &roll[..prefix_beats * keys];
     let mut continued = Vec::new();
-    for i in 0..3 {
+    for i in 0..ROLLS {
         let tail = cont.narrow(1, i, 1)?.flatten_all()?.to_vec1::<f32>()?;
         continued.push([opening, &tail].concat());
     }
     let steps = prefix_beats + cfg.generated_beats;
-    let labels = ["continuation 1", "continuation 2", "continuation 3"];
+    let labels: Vec<String> = (1..=ROLLS).map(|i| format!("continuation {i}")).collect();
     let mut panels = vec![Roll { label: "the chorale", values: roll, steps: beats, mark: Some(prefix_beats) }];
-    panels.extend(continued.iter().zip(labels).map(|(v, l)| Roll {
+    panels.extend(continued.iter().zip(&labels).map(|(v, l)| Roll {
         label: l,
         values: v,
         steps,
         mark: Some(prefix_beats),
     }));
-    let cont_path = dir.join("chorale-continuations.png");
+    let path = dir.join("chorale-continuations.png");
     let title = format!("The first {prefix_beats} beats, then {} beats sampled by the VRNN", cfg.generated_beats);
-    PianoRolls { rolls: &panels, keys, title: &title, beat_px: 8, key_px: 3 }.save(&cont_path)?;
-
-    let (fresh, _) = model.sample(3, None, steps, &mut rng)?;
-    let fresh: Vec<Vec<f32>> =
-        (0..3).map(|i| fresh.narrow(1, i, 1)?.flatten_all()?.to_vec1::<f32>()).collect::<candle_core::Result<_>>()?;
-    let labels = ["sample 1", "sample 2", "sample 3"];
-    let panels: Vec<Roll> =
-        fresh.iter().zip(labels).map(|(v, l)| Roll { label: l, values: v, steps, mark: None }).collect();
-    let sample_path = dir.join("chorale-samples.png");
-    PianoRolls { rolls: &panels, keys, title: "Chorales sampled from the VRNN's prior", beat_px: 8, key_px: 3 }
-        .save(&sample_path)?;
-    Ok(vec![recon_path, cont_path, sample_path])
+    PianoRolls { rolls: &panels, keys, title: &title, beat_px: BEAT_PX, key_px: KEY_PX }.save(&path)?;
+    Ok(path)
 }
 
 /// Digits read row by row: the top half of test digits continued by the VRNN, and fresh digits.
