@@ -96,8 +96,8 @@ impl ManualStep {
     /// latent_dim)`, both row-major. Returns the loss; the gradients are kept for [`Self::grad`].
     pub fn run(&mut self, model: &Vae, x: &[f32], eps: &[f32], rows: usize, beta: f64) -> Result<StepLoss> {
         let cfg = model.cfg;
-        let (inp, hid, lat) = (cfg.input_dim, cfg.hidden, cfg.latent_dim);
-        if x.len() != rows * inp || eps.len() != rows * lat || rows == 0 {
+        let dims = (cfg.input_dim, cfg.hidden, cfg.latent_dim);
+        if x.len() != rows * dims.0 || eps.len() != rows * dims.2 || rows == 0 {
             bail!("manual step: {} pixels and {} noise values for {rows} rows", x.len(), eps.len())
         }
         let tensors: Vec<&Tensor> = model
@@ -117,9 +117,22 @@ impl ManualStep {
         let [w1, b1, wmu, bmu, wlv, blv, w3, b3, w4, b4] = params[..] else {
             bail!("manual step: expected 10 tensors")
         };
-        let delta = 1.0 / rows as f32;
+        let p = Params { w1, b1, wmu, bmu, wlv, blv, w3, b3, w4, b4 };
+        let (recon, kl) = self.forward(&p, x, eps, rows, dims);
+        if self.grads.len() != 10 {
+            let names = model.layers().map(|(n, _)| n);
+            self.grads =
+                names.iter().flat_map(|n| [format!("{n}.weight"), format!("{n}.bias")]).map(|n| (n, vec![])).collect();
+        }
+        self.backward(&p, (x, eps), rows, dims, beta)?;
+        Ok(StepLoss { total: recon + beta * kl, recon, kl })
+    }
 
-        // Forward.
+    /// The forward pass into the step's buffers; returns the batch's mean reconstruction term and
+    /// KL, and leaves the loss's gradient with respect to the logits in `dl`.
+    fn forward(&mut self, p: &Params, x: &[f32], eps: &[f32], rows: usize, (inp, hid, lat): Dims) -> (f64, f64) {
+        let Params { w1, b1, wmu, bmu, wlv, blv, w3, b3, w4, b4 } = *p;
+        let delta = 1.0 / rows as f32;
         let h1 = resize(&mut self.h1, rows * hid);
         linear_into(h1, x, w1, b1, rows, inp);
         relu_in_place(h1);
@@ -146,14 +159,22 @@ impl ManualStep {
         let recon = nll.iter().map(|&v| v as f64).sum::<f64>() / rows as f64;
         let kl = (0..rows * lat).map(|i| (1.0 + lv[i] - mu[i] * mu[i] - lv[i].exp()) as f64).sum::<f64>() * -0.5
             / rows as f64;
+        (recon, kl)
+    }
 
-        // Backward, layer by layer from the output.
+    /// The backward pass, layer by layer from the output, into `grads`.
+    fn backward(
+        &mut self,
+        p: &Params,
+        (x, eps): (&[f32], &[f32]),
+        rows: usize,
+        (inp, hid, lat): Dims,
+        beta: f64,
+    ) -> Result<()> {
+        let Params { wmu, wlv, w3, w4, .. } = *p;
+        let delta = 1.0 / rows as f32;
+        let (mu, lv, s, z, h1, h2, dl) = (&self.mu, &self.lv, &self.s, &self.z, &self.h1, &self.h2, &self.dl);
         let sizes = [hid * inp, hid, lat * hid, lat, lat * hid, lat, hid * lat, hid, inp * hid, inp];
-        let names = model.layers().map(|(n, _)| n);
-        if self.grads.len() != 10 {
-            self.grads =
-                names.iter().flat_map(|n| [format!("{n}.weight"), format!("{n}.bias")]).map(|n| (n, vec![])).collect();
-        }
         for ((_, g), n) in self.grads.iter_mut().zip(sizes) {
             g.resize(n, 0.0);
         }
@@ -188,6 +209,24 @@ impl ManualStep {
         matmul_into(&mut g_w1.1, false, Mat::transposed(dh1, hid), Mat::rows(x, inp), hid, rows, inp);
         sum_rows_into(dh1, &mut g_b1.1);
         // ANCHOR_END: backward
-        Ok(StepLoss { total: recon + beta * kl, recon, kl })
+        Ok(())
     }
+}
+
+/// Pixels, hidden units and latent units.
+type Dims = (usize, usize, usize);
+
+/// The ten parameter tensors of the VAE, as slices, in the order of [`Vae::layers`].
+#[derive(Clone, Copy)]
+struct Params<'a> {
+    w1: &'a [f32],
+    b1: &'a [f32],
+    wmu: &'a [f32],
+    bmu: &'a [f32],
+    wlv: &'a [f32],
+    blv: &'a [f32],
+    w3: &'a [f32],
+    b3: &'a [f32],
+    w4: &'a [f32],
+    b4: &'a [f32],
 }

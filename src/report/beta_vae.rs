@@ -143,9 +143,12 @@ fn unit_variances_figure(results: &BetaResults, fig_dir: &Path) -> Result<PathBu
     Ok(path)
 }
 
+/// A traversal grid's images and its row labels.
+type Traversal = (Vec<f32>, Vec<String>);
+
 /// One traversal grid per beta in `traversals`.
 fn traversal_figures(
-    traversals: Vec<(f64, (Vec<f32>, Vec<String>))>,
+    traversals: Vec<(f64, Traversal)>,
     side: usize,
     fig_dir: &Path,
 ) -> Result<Vec<PathBuf>, ReportError> {
@@ -173,7 +176,7 @@ fn traversal_images(
     trainer: &Trainer,
     x_test: &candle_core::Tensor,
     variances: &[f32],
-) -> Result<(Vec<f32>, Vec<String>), ReportError> {
+) -> Result<Traversal, ReportError> {
     let codes = latent::encode_means(&trainer.model, x_test)?.to_vec2::<f32>()?;
     let base = trainer.data.test.labels.iter().position(|&l| l == 5).unwrap_or(0);
     let mut order: Vec<usize> = (0..variances.len()).collect();
