@@ -157,17 +157,22 @@ fn random_sentences(n: usize, vocab: u32, seed: u64) -> Vec<Vec<u32>> {
         .collect()
 }
 
-#[test]
-fn text_models_resume_exactly() {
-    let dev = Device::Cpu;
-    let vocab = 20;
+/// Random sentences over a 20-word vocabulary (`train` of them to train on, 12 to validate, in
+/// batches of 8), and a small sentence VAE for them.
+fn tiny_sentences(train: usize) -> (SentenceSplits, TextVaeConfig) {
+    let (dev, vocab) = (Device::Cpu, 20);
     let data = SentenceSplits {
-        train: TokenData::new(&random_sentences(40, vocab, 1), 8, &dev).unwrap(),
+        train: TokenData::new(&random_sentences(train, vocab, 1), 8, &dev).unwrap(),
         valid: TokenData::new(&random_sentences(12, vocab, 2), 8, &dev).unwrap(),
         test: None,
         vocab: None,
     };
-    let model = TextVaeConfig { vocab: vocab as usize, embedding: 8, hidden: 12, latent_dim: 3 };
+    (data, TextVaeConfig { vocab: vocab as usize, embedding: 8, hidden: 12, latent_dim: 3 })
+}
+
+#[test]
+fn text_models_resume_exactly() {
+    let (data, model) = tiny_sentences(40);
     // Annealing across the stop: the weight must continue from the saved step count.
     let remedies = Remedies { kl_weight: KlWeight::Linear { steps: 8 }, word_dropout: 0.3, free_bits: 0.0 };
     resumes_exactly::<TextVae>(TextVaeTraining { model, remedies }, schedule(8, Some(2)), &data);
@@ -175,6 +180,21 @@ fn text_models_resume_exactly() {
     let remedies = Remedies { kl_weight: KlWeight::Cyclical { period: 6, ramp: 3 }, word_dropout: 0.0, free_bits: 0.2 };
     resumes_exactly::<TextVae>(TextVaeTraining { model, remedies }, schedule(8, Some(2)), &data);
     resumes_exactly::<RnnLm>(model, schedule(8, Some(2)), &data);
+}
+
+/// What the text chapter says of early stopping: a sentence VAE is scored on its plain negative
+/// ELBO (full KL weight, no word dropout, no free bits), whatever remedies its training used.
+#[test]
+fn text_vaes_are_scored_without_their_remedies() {
+    let (data, model) = tiny_sentences(16);
+    let plain = TextVaeTraining { model, remedies: Remedies::NONE };
+    let run = Run::<TextVae>::new(plain, schedule(1, None), &Device::Cpu).unwrap();
+    let remedied = Remedies { kl_weight: KlWeight::Constant(0.1), word_dropout: 0.5, free_bits: 0.5 };
+    let score = |remedies| run.model.evaluate(&TextVaeTraining { model, remedies }, &data, 3).unwrap().loss;
+    let (a, b) = (score(Remedies::NONE), score(remedied));
+    assert!(a.is_finite() && a == b, "{a} against {b}");
+    let chapter = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/book/src/text-vae.md")).unwrap();
+    assert!(chapter.contains("its plain negative ELBO, at full KL weight and without word dropout"));
 }
 
 /// A one-weight model whose held-out losses are scripted, to watch early stopping.

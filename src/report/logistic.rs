@@ -69,16 +69,23 @@ fn ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
     r
 }
 
+/// The share of `data`'s rows labelled benign (`y = 1`).
+pub fn benign_share(data: &LogisticData) -> f64 {
+    data.y.iter().sum::<f64>() / data.rows().max(1) as f64
+}
+
 /// The chapter's tables.
 pub fn tables(r: &LogisticResults) -> Vec<(&'static str, String)> {
     let features = r.model.dim() - 1; // the intercept aside
     let data = format!(
         "| | |\n|---|---:|\n| training rows | {} |\n| test rows | {} |\n| features (standardized) + intercept | {} + 1 |\n\
-         | prior on every weight | N(0, {PRIOR_VAR}) |\n| benign share in training rows | {:.1}% |\n",
+         | prior on every weight | N(0, {PRIOR_VAR}) |\n| benign share in training rows | {:.1}% |\n\
+         | benign share in test rows: the accuracy of always answering benign | {:.1}% |\n",
         r.model.data.rows(),
         r.test.rows(),
         features,
-        100.0 * r.model.data.y.iter().sum::<f64>() / r.model.data.rows() as f64
+        100.0 * benign_share(&r.model.data),
+        100.0 * benign_share(&r.test)
     );
     let [a, b] = &r.chains;
     let ((ma, sa), (mb, _)) = (a.moments(), b.moments());

@@ -121,6 +121,13 @@ fn logistic_tables_match_a_fresh_run() {
     assert!(scores[2].1 < scores[0].1 && scores[2].1 < scores[1].1, "HMC's log p is the lowest: {scores:?}");
     let chapter = std::fs::read_to_string(book_src().join("vi.md")).unwrap();
     assert!(chapter.contains(&format!("One case in {TEST_ROWS} is well within the noise")));
+    // "all three far better than the honest baseline, always answering the training rows' majority
+    // class (benign, also the test rows' majority)": every accuracy beats it by 20 points.
+    let benign = report::logistic::benign_share(&results.test);
+    assert!(benign > 0.5 && report::logistic::benign_share(&results.model.data) > 0.5, "{benign}");
+    assert!(scores.iter().all(|s| s.2 > benign + 0.2), "{scores:?} against {benign}");
+    let chapter = chapter.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(chapter.contains("always answering the training rows' majority class (benign, also the test rows' majority"));
 }
 
 /// The VAE chapter's pictures of the model are what the code draws from the book's configuration

@@ -14,6 +14,7 @@ fn challenges_tables_and_prose_match_their_data() {
     let s = Sources::load(&book_src()).unwrap();
     assert_eq!(read("challenges-remedies.md"), challenges::remedies_table(&s.text, &r));
     assert_eq!(read("challenges-glance.md"), challenges::glance_table(&s).unwrap());
+    glance_takeaway_holds(&s);
     let text = std::fs::read_to_string(book_src().join("challenges.md")).unwrap();
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let says = |s: String| assert!(text.contains(&s), "the chapter must say: {s}");
@@ -228,4 +229,26 @@ fn challenges_commands_train_the_chapters_models() {
         assert_eq!(cfg.remedies, run.remedies, "{line} must train {}", run.name);
         assert!(outs.insert(args.out.clone().unwrap()), "{line}: each run needs its own --out");
     }
+}
+
+/// The takeaway under the glance table: complete collapse for the per-pixel-mean loss and the plain
+/// sentence VAE, a few nats over most units at the largest β, and VAE-GAN samples farther (by the
+/// Fréchet distance) from the held-out digits than the VAE's.
+fn glance_takeaway_holds(s: &report::challenges::Sources) {
+    let digits = &s.likelihoods.data[0];
+    let pixel_mean = digits.variants.iter().find(|v| v.pixel_mean).unwrap();
+    assert_eq!((pixel_mean.active_units, s.text.vaes[0].active_units), (0, 0));
+    let (beta, latent) = (s.beta.runs.last().unwrap(), s.beta.config.train.model.latent_dim);
+    assert!(beta.rate < 5.0 && 2 * beta.active_units > latent, "{} nats, {} units", beta.rate, beta.active_units);
+    let frechet: Vec<f64> = s.blur.data[0].scores.iter().map(|x| x.frechet).collect();
+    assert!(frechet[6] > frechet[2], "VAE-GAN {} against VAE {}", frechet[6], frechet[2]);
+    // "after every epoch on the digits; on the clothes ... the comparison turning"
+    let (digits, clothes) = (&s.blur.data[0], &s.blur.data[1]);
+    assert!(digits.vaegan_curve.iter().zip(&digits.vae_curve).all(|(g, v)| g > v));
+    let ahead = clothes.vaegan_curve.iter().zip(&clothes.vae_curve).map(|(g, v)| g < v);
+    assert!(ahead.clone().any(|a| a) && ahead.clone().any(|a| !a), "the clothes' order never turns");
+    let text = std::fs::read_to_string(book_src().join("challenges.md")).unwrap();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("the VAE-GAN's samples lie farther from the training digits than the VAE's, not closer"));
+    assert!(text.contains("largest β shrinks the KL to a few nats but leaves most units active"));
 }

@@ -120,7 +120,6 @@ fn beta_vae_table_matches_its_data() {
     assert!(last.active_units < 20 && rest.iter().all(|run| run.active_units == 20));
 }
 
-/// A short beta-VAE sweep runs and orders the rates by beta.
 /// The hidden-β pitfall: `batch_size / N` with this chapter's settings, beside its smallest β.
 #[test]
 fn beta_vae_hidden_beta_is_what_the_chapter_says() {
@@ -132,13 +131,24 @@ fn beta_vae_hidden_beta_is_what_the_chapter_says() {
     let text = std::fs::read_to_string(book_src().join("beta-vae.md")).unwrap();
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let says = format!(
-        "With this chapter's batch of {} and {} training digits that is a β of about {hidden:.3}, far below the smallest β above ({smallest})",
+        "with a batch of {} and {} training digits would be a β of about {hidden:.3}, far below the smallest β above ({smallest})",
         cfg.train.batch_size,
         report::thousands(n)
     );
     assert!(text.contains(&says), "the chapter must say: {says}");
+    // AntixK's later fixed weight, against a summed error over 64 x 64 x 3 values, and the
+    // Gaussian variance it amounts to (D w = 2 sigma^2, the likelihoods chapter's MSE rule).
+    let (d, w) = (64 * 64 * 3, 0.00025);
+    let effective = d as f64 * w;
+    let says = format!(
+        "($D$ = {}) and {w}, about {effective:.1}, a strong weight rather than a weak one (a Gaussian decoder with $\\sigma^2 \\approx {:.1}$",
+        report::thousands(d),
+        effective / 2.0
+    );
+    assert!(text.contains(&says), "the chapter must say: {says}");
 }
 
+/// A short beta-VAE sweep runs and orders the rates by beta.
 #[test]
 fn beta_vae_quick_run_orders_rates() {
     let cfg = report::beta_vae::BetaConfig { betas: vec![0.5, 4.0], ..report::beta_vae::BetaConfig::quick() };

@@ -144,6 +144,25 @@ fn models_benchmark_agrees_with_pytorch() {
     assert!(sentence.1.iter().any(|&r| r < 1.0) && sentence.1.iter().any(|&r| r > 1.0), "{ratios:?}");
 }
 
+/// The takeaway under the MLP benchmark's split by phase: the plain code spends most of its epoch
+/// in the backward pass and the optimizer, and the hand-written step needs about half its time.
+#[test]
+fn the_hand_written_step_halves_the_plain_epoch() {
+    let md = std::fs::read_to_string(report::generated_dir(&book_src()).join("compute-cost.md")).unwrap();
+    let phases = |start: &str| -> Vec<f64> {
+        let row = md.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("no row {start}: {md}"));
+        row.split('|').skip(2).filter_map(|c| c.trim().parse().ok()).collect()
+    };
+    let (plain, manual) = (phases("| plain"), phases("| hand-written"));
+    let (backward, optimizer, total) = (plain[1], plain[2], plain[3]);
+    assert!(backward + optimizer > 0.5 * total, "{plain:?}");
+    let share = manual[manual.len() - 1] / total;
+    assert!((0.35..0.65).contains(&share), "{manual:?} against {plain:?}");
+    let text = std::fs::read_to_string(book_src().join("compute-cost.md")).unwrap();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("hand-written step trains an epoch in about half of the plain code's time"));
+}
+
 /// The markdown outputs of a committed notebook, one string per output.
 fn notebook_tables(name: &str) -> Vec<String> {
     let path = book_src().join("../../notebooks").join(name);
@@ -192,6 +211,13 @@ fn notebooks_caption_figures_and_render_tables() {
             let printed_table =
                 src.contains("println!(\"--- {name}") || src.contains("println!(\"{}\", ") && src.contains("table(");
             assert!(!printed_table, "{name}: render tables as Markdown:\n{src}");
+            // A cell ending in a loop or block shows its value, `()`: end it with a semicolon.
+            let unit = cell["outputs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|o| o["data"]["text/plain"] == serde_json::json!(["()"]));
+            assert!(!unit, "{name}: a cell displays `()`:\n{src}");
         }
         checked += 1;
     }
