@@ -130,7 +130,14 @@ pub fn run(
         let scores = quadrant::evaluate(&baseline, &cvae, &test_task, cfg.particles, cfg.samples, cfg.schedule.seed)?;
         let eval_seconds = start.elapsed().as_secs_f64();
         log(format!(
-            "    {q} quadrant(s): {scores:?} (training {baseline_seconds:.0} s + {cvae_seconds:.0} s, scoring {eval_seconds:.0} s)"
+            "    {q} quadrant(s), nats per image: baseline {:.2}, CVAE -ELBO {:.2}, CVAE -log p(y|x) {:.2} \
+             (importance sampled) and {:.2} (from the prior), floor {:.2} (training {baseline_seconds:.0} s + \
+             {cvae_seconds:.0} s, scoring {eval_seconds:.0} s)",
+            scores.baseline,
+            scores.cvae_elbo,
+            scores.cvae_importance,
+            scores.cvae_prior_mc,
+            scores.floor
         ));
         written.push(completion_figure(&baseline, &cvae, &test_task, q, cfg.schedule.seed, fig_dir)?);
         runs.push(QuadrantResult {
