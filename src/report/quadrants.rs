@@ -133,11 +133,7 @@ pub fn run(
             "    {q} quadrant(s), nats per image: baseline {:.2}, CVAE -ELBO {:.2}, CVAE -log p(y|x) {:.2} \
              (importance sampled) and {:.2} (from the prior), floor {:.2} (training {baseline_seconds:.0} s + \
              {cvae_seconds:.0} s, scoring {eval_seconds:.0} s)",
-            scores.baseline,
-            scores.cvae_elbo,
-            scores.cvae_importance,
-            scores.cvae_prior_mc,
-            scores.floor
+            scores.baseline, scores.cvae_elbo, scores.cvae_importance, scores.cvae_prior_mc, scores.floor
         ));
         written.push(completion_figure(&baseline, &cvae, &test_task, q, cfg.schedule.seed, fig_dir)?);
         runs.push(QuadrantResult {

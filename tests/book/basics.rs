@@ -127,7 +127,9 @@ fn logistic_tables_match_a_fresh_run() {
     assert!(benign > 0.5 && report::logistic::benign_share(&results.model.data) > 0.5, "{benign}");
     assert!(scores.iter().all(|s| s.2 > benign + 0.2), "{scores:?} against {benign}");
     let chapter = chapter.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(chapter.contains("always answering the training rows' majority class (benign, also the test rows' majority"));
+    assert!(
+        chapter.contains("always answering the training rows' majority class (benign, also the test rows' majority")
+    );
 }
 
 /// The VAE chapter's pictures of the model are what the code draws from the book's configuration
