@@ -69,12 +69,8 @@ pub fn run(
     let mut runs = Vec::new();
     let mut traversals = Vec::new();
     for &beta in &cfg.betas {
-        let (result, trainer) = train_one(cfg, beta, &data, dev, log)?;
-        if beta == low || beta == high {
-            let x_test = trainer.data.test.images(dev)?;
-            let variances = latent::mean_variances(&latent::encode_means(&trainer.model, &x_test)?)?;
-            traversals.push((beta, traversal_images(&trainer, &x_test, &variances)?));
-        }
+        let (result, traversal) = train_one(cfg, beta, &data, (beta == low || beta == high, dev), log)?;
+        traversals.extend(traversal.map(|t| (beta, t)));
         runs.push(result);
     }
     let results = BetaResults { config: cfg.clone(), runs };
@@ -83,14 +79,15 @@ pub fn run(
     Ok((results, written))
 }
 
-/// Trains the VAE with weight `beta` on its KL and scores it on the test digits.
+/// Trains the VAE with weight `beta` on its KL and scores it on the test digits; draws its
+/// traversals too when `traverse` is set.
 fn train_one(
     cfg: &BetaConfig,
     beta: f64,
     data: &Mnist,
-    dev: &Device,
+    (traverse, dev): (bool, &Device),
     log: &mut dyn FnMut(String),
-) -> Result<(BetaResult, Trainer), ReportError> {
+) -> Result<(BetaResult, Option<Traversal>), ReportError> {
     let tc = TrainConfig { beta, ..cfg.train.clone() };
     let trainer = super::continue_to_end(Trainer::with_data(tc, data.clone(), dev)?, &mut |_| {})?;
     let x_test = trainer.data.test.images(dev)?;
@@ -98,10 +95,11 @@ fn train_one(
     let mut variances = latent::mean_variances(&latent::encode_means(&trainer.model, &x_test)?)?;
     let active = variances.iter().filter(|&&v| v > crate::estimators::ACTIVE_UNIT_VARIANCE).count();
     log(format!("    beta {beta}: distortion {:.2}, rate {:.2}, {active} active units", test.recon, test.kl));
+    let traversal = if traverse { Some(traversal_images(&trainer, &x_test, &variances)?) } else { None };
     variances.sort_by(|a, b| b.total_cmp(a));
     let result =
         BetaResult { beta, distortion: test.recon, rate: test.kl, active_units: active, mean_variances: variances };
-    Ok((result, trainer))
+    Ok((result, traversal))
 }
 
 /// Rate against distortion, one point per beta.
