@@ -256,7 +256,7 @@ fn main() -> Result<()> {
         let (tt, te) = (median(t_train), median(t_eval));
         md += &format!("| PyTorch {v} | {tt:.3} | {te:.4} | {t_loss:.2} |\n");
         md += &format!(
-            "| ratio candle / PyTorch | **{:.2}** | {:.2} | {:+.2} nats |\n",
+            "| ratio candle / PyTorch (for the loss, the difference) | **{:.2}** | {:.2} | {:+.2} nats |\n",
             ct / tt,
             ce / te,
             c_loss - t_loss

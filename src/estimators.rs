@@ -75,7 +75,12 @@ pub const ACTIVE_UNIT_VARIANCE: f32 = 0.01;
 
 /// How many latent units are active, from the encoder means of a data set (`(examples, latent)`).
 pub fn active_units(means: &Tensor) -> Result<usize> {
-    Ok(crate::classic::latent::mean_variances(means)?.iter().filter(|&&v| v > ACTIVE_UNIT_VARIANCE).count())
+    Ok(count_active(&crate::classic::latent::mean_variances(means)?))
+}
+
+/// How many of these per-unit variances of the encoder mean exceed [`ACTIVE_UNIT_VARIANCE`].
+pub fn count_active(mean_variances: &[f32]) -> usize {
+    mean_variances.iter().filter(|&&v| v > ACTIVE_UNIT_VARIANCE).count()
 }
 
 /// Log importance weights gathered pass by pass, `k` per example, for estimators that score a

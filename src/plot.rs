@@ -76,10 +76,34 @@ pub struct ImageGrid<'a> {
 /// Pixels between neighbouring images of an [`ImageGrid`], and above its first row.
 const GRID_GAP: usize = 2;
 const GRID_TOP: usize = 40;
+/// Room for an [`ImageGrid`]'s axis labels: left of the images, and below them.
+const AXIS_LEFT: usize = 70;
+const AXIS_BOTTOM: usize = 44;
+
+/// Axes of a grid whose columns and rows step evenly through two coordinates (a decoded grid of
+/// codes): the names, and the values of the first and last column and of the top and bottom row.
+pub struct GridAxes<'a> {
+    pub x_name: &'a str,
+    pub y_name: &'a str,
+    pub x_ends: (f32, f32),
+    pub y_ends: (f32, f32),
+}
 
 impl ImageGrid<'_> {
     pub fn save(&self, path: &Path) -> PlotResult {
+        self.draw(path, None)
+    }
+
+    /// [`ImageGrid::save`] with the grid's coordinates written below and left of the images.
+    pub fn save_with_axes(&self, axes: &GridAxes, path: &Path) -> PlotResult {
+        self.draw(path, Some(axes))
+    }
+
+    fn draw(&self, path: &Path, axes: Option<&GridAxes>) -> PlotResult {
         let e = err(path);
+        if self.rows == 0 || self.cols == 0 || self.side == 0 {
+            return Err(e(format!("an empty grid ({}x{} images of side {})", self.rows, self.cols, self.side)));
+        }
         let per_image = self.side * self.side;
         if self.images.len() != self.rows * self.cols * per_image {
             return Err(e(format!(
@@ -97,10 +121,14 @@ impl ImageGrid<'_> {
         let cell = self.side * self.scale + GRID_GAP;
         let label_style = ("sans-serif", 16).into_font().color(&BLACK);
         let title_style = ("sans-serif", 22).into_font().color(&BLACK);
-        let (left, title_width) = self.measure(&label_style, &title_style).map_err(&e)?;
+        let (mut left, title_width) = self.measure(&label_style, &title_style).map_err(&e)?;
+        let bottom = if axes.is_some() { AXIS_BOTTOM } else { 10 };
+        if axes.is_some() {
+            left = left.max(AXIS_LEFT);
+        }
         // Wide enough for the images and for the title, which starts above the first image.
         let width = (left + (self.cols * cell).max(title_width) + 10) as u32;
-        let height = (GRID_TOP + self.rows * cell + 10) as u32;
+        let height = (GRID_TOP + self.rows * cell + bottom) as u32;
         let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
         root.draw_text(self.title, &title_style, (left as i32, 10)).map_err(|x| e(x.to_string()))?;
@@ -115,7 +143,43 @@ impl ImageGrid<'_> {
                 self.draw_image(&root, img, (left + c * cell, y0)).map_err(&e)?;
             }
         }
+        if let Some(axes) = axes {
+            self.draw_axes(&root, axes, left).map_err(&e)?;
+        }
         root.present().map_err(|x| e(x.to_string()))
+    }
+
+    /// The end values under the first and last column and left of the top and bottom row, and
+    /// each axis's name halfway along it.
+    fn draw_axes(
+        &self,
+        root: &DrawingArea<BitMapBackend, plotters::coord::Shift>,
+        axes: &GridAxes,
+        left: usize,
+    ) -> Result<(), String> {
+        use plotters::style::text_anchor::{HPos, Pos, VPos};
+        let cell = self.side * self.scale + GRID_GAP;
+        let font = ("sans-serif", 16).into_font().color(&BLACK);
+        let below = font.pos(Pos::new(HPos::Center, VPos::Top));
+        let beside = font.pos(Pos::new(HPos::Right, VPos::Center));
+        let centre = |i: usize| (i * cell + cell / 2) as i32;
+        let y_text = (GRID_TOP + self.rows * cell + 6) as i32;
+        let x_text = left as i32 - 8;
+        let ends = |(a, b): (f32, f32)| [format!("{a}"), format!("{b}")];
+        let [x0, x1] = ends(axes.x_ends);
+        let [y0, y1] = ends(axes.y_ends);
+        let texts = [
+            (x0, &below, (left as i32 + centre(0), y_text)),
+            (x1, &below, (left as i32 + centre(self.cols - 1), y_text)),
+            (axes.x_name.to_string(), &below, (left as i32 + (self.cols * cell / 2) as i32, y_text)),
+            (y0, &beside, (x_text, GRID_TOP as i32 + centre(0))),
+            (y1, &beside, (x_text, GRID_TOP as i32 + centre(self.rows - 1))),
+            (axes.y_name.to_string(), &beside, (x_text, (GRID_TOP + self.rows * cell / 2) as i32)),
+        ];
+        for (text, style, at) in texts {
+            root.draw_text(&text, style, at).map_err(|x| x.to_string())?;
+        }
+        Ok(())
     }
 
     /// The width of the label column (as wide as the widest label, at least [`LABEL_COLUMN`],
@@ -166,10 +230,16 @@ pub struct Roll<'a> {
     pub mark: Option<usize>,
 }
 
-/// Piano rolls stacked one above the other, each `keys` tall, sharing one time scale.
+/// Beats between the numbered ticks under a [`PianoRolls`] figure.
+const ROLL_TICK_BEATS: usize = 16;
+
+/// Piano rolls stacked one above the other, each `keys` tall, sharing one time scale: the MIDI
+/// numbers of the lowest and highest key are written left of each roll, beats under the last.
 pub struct PianoRolls<'a> {
     pub rolls: &'a [Roll<'a>],
     pub keys: usize,
+    /// The MIDI number of the lowest key.
+    pub lowest_pitch: u8,
     pub title: &'a str,
     /// Screen pixels per beat and per key.
     pub beat_px: usize,
@@ -179,6 +249,9 @@ pub struct PianoRolls<'a> {
 impl PianoRolls<'_> {
     pub fn save(&self, path: &Path) -> PlotResult {
         let e = err(path);
+        if self.keys == 0 || self.rolls.is_empty() {
+            return Err(e(format!("{} rolls of {} keys: nothing to draw", self.rolls.len(), self.keys)));
+        }
         for r in self.rolls {
             if r.values.len() != r.steps * self.keys {
                 let msg = format!(
@@ -194,11 +267,11 @@ impl PianoRolls<'_> {
         ensure_font();
         create_dir_for(path)?;
         let longest = self.rolls.iter().map(|r| r.steps).max().unwrap_or(1);
-        let (left, top, gap, label_h) = (10, 40, 12, 20);
+        let (left, top, gap, label_h, axis_h) = (40, 40, 12, 20, 36);
         let panel_h = self.keys * self.key_px;
         // wide enough for the title too (about 11 pixels per character at this size)
-        let width = (left + longest * self.beat_px + 10).max(left + 11 * self.title.chars().count()) as u32;
-        let height = (top + self.rolls.len() * (label_h + panel_h + gap) + 5) as u32;
+        let width = (left + longest * self.beat_px + 50).max(left + 11 * self.title.chars().count()) as u32;
+        let height = (top + self.rolls.len() * (label_h + panel_h + gap) + axis_h) as u32;
         let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
         let title_style = ("sans-serif", 20).into_font().color(&BLACK);
@@ -231,8 +304,46 @@ impl PianoRolls<'_> {
                 let line = PathElement::new(vec![(x, y0 - 3), (x, y0 + panel_h as i32 + 3)], RED.stroke_width(2));
                 root.draw(&line).map_err(|x| e(x.to_string()))?;
             }
+            self.draw_pitches(&root, (left, y0)).map_err(&e)?;
         }
+        let axis_y = top + self.rolls.len() * (label_h + panel_h + gap) - gap + 2;
+        self.draw_beats(&root, (left, axis_y), longest).map_err(&e)?;
         root.present().map_err(|x| e(x.to_string()))
+    }
+
+    /// The MIDI numbers of the highest and lowest key, left of a roll whose top is at `y0`.
+    fn draw_pitches(
+        &self,
+        root: &DrawingArea<BitMapBackend, plotters::coord::Shift>,
+        (left, y0): (usize, i32),
+    ) -> Result<(), String> {
+        use plotters::style::text_anchor::{HPos, Pos, VPos};
+        let style = ("sans-serif", 12).into_font().color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
+        let highest = self.lowest_pitch as usize + self.keys - 1;
+        let half_key = (self.key_px / 2) as i32;
+        let x = left as i32 - 4;
+        root.draw_text(&highest.to_string(), &style, (x, y0 + half_key)).map_err(|x| x.to_string())?;
+        let bottom = y0 + ((self.keys - 1) * self.key_px) as i32 + half_key;
+        root.draw_text(&self.lowest_pitch.to_string(), &style, (x, bottom)).map_err(|x| x.to_string())
+    }
+
+    /// Numbered ticks every [`ROLL_TICK_BEATS`] beats at height `y`, and the axis's name.
+    fn draw_beats(
+        &self,
+        root: &DrawingArea<BitMapBackend, plotters::coord::Shift>,
+        (left, y): (usize, usize),
+        beats: usize,
+    ) -> Result<(), String> {
+        use plotters::style::text_anchor::{HPos, Pos, VPos};
+        let style = ("sans-serif", 12).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top));
+        let y = y as i32;
+        for beat in (0..=beats).step_by(ROLL_TICK_BEATS) {
+            let x = (left + beat * self.beat_px) as i32;
+            root.draw(&PathElement::new(vec![(x, y), (x, y + 4)], BLACK.stroke_width(1))).map_err(|x| x.to_string())?;
+            root.draw_text(&beat.to_string(), &style, (x, y + 6)).map_err(|x| x.to_string())?;
+        }
+        let end = (left + beats * self.beat_px) as i32 + 24;
+        root.draw_text("beat", &style, (end, y + 6)).map_err(|x| x.to_string())
     }
 }
 
@@ -472,6 +583,9 @@ pub struct Lines {
     /// The last line is a reference (chance, a bound), drawn in black rather than in a colour that
     /// another line may also have.
     pub reference_last: bool,
+    /// Colours start this far into the palette (to give a cloud the colour that the same thing
+    /// had in another figure).
+    pub color_offset: usize,
 }
 
 impl Default for Lines {
@@ -485,6 +599,7 @@ impl Default for Lines {
             integer_x: false,
             paired: false,
             reference_last: false,
+            color_offset: 0,
         }
     }
 }
@@ -542,7 +657,7 @@ pub fn overlay(
     xy_figure(path, frame, |chart, layout| {
         let mut entries = Vec::new();
         for (i, (name, pts)) in clouds.iter().enumerate() {
-            let color = CLASS_COLORS[i % CLASS_COLORS.len()];
+            let color = CLASS_COLORS[(how.color_offset + i) % CLASS_COLORS.len()];
             chart
                 .draw_series(pts.iter().map(|&p| Circle::new(p, 2, color.mix(0.5).filled())))
                 .map_err(|x| x.to_string())?;
@@ -573,9 +688,9 @@ fn series_color(how: &Lines, i: usize, lines: usize, clouds: usize) -> RGBColor 
     if how.reference_last && i + 1 == lines {
         BLACK
     } else if how.paired {
-        CLASS_COLORS[i % CLASS_COLORS.len()]
+        CLASS_COLORS[(how.color_offset + i) % CLASS_COLORS.len()]
     } else {
-        CLASS_COLORS[(clouds + i) % CLASS_COLORS.len()]
+        CLASS_COLORS[(how.color_offset + clouds + i) % CLASS_COLORS.len()]
     }
 }
 

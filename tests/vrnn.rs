@@ -159,11 +159,13 @@ fn piano_rolls_are_drawn_and_bad_sizes_are_named() {
     let path = dir.path().join("roll.png");
     let values = random_seq(10, 5, 3);
     let ok = [Roll { label: "a", values: &values, steps: 10, mark: Some(4) }];
-    PianoRolls { rolls: &ok, keys: 5, title: "t", beat_px: 4, key_px: 2 }.save(&path).unwrap();
+    PianoRolls { rolls: &ok, keys: 5, lowest_pitch: 60, title: "t", beat_px: 4, key_px: 2 }.save(&path).unwrap();
     assert!(std::fs::metadata(&path).unwrap().len() > 100);
     let bad = [Roll { label: "short", values: &values[..12], steps: 10, mark: None }];
-    let err =
-        PianoRolls { rolls: &bad, keys: 5, title: "t", beat_px: 4, key_px: 2 }.save(&path).unwrap_err().to_string();
+    let err = PianoRolls { rolls: &bad, keys: 5, lowest_pitch: 60, title: "t", beat_px: 4, key_px: 2 }
+        .save(&path)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("\"short\": 12 values for 10 beats of 5 keys"), "{err}");
 }
 

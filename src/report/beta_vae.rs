@@ -93,7 +93,7 @@ fn train_one(
     let x_test = trainer.data.test.images(dev)?;
     let test = trainer.evaluate(&x_test)?;
     let mut variances = latent::mean_variances(&latent::encode_means(&trainer.model, &x_test)?)?;
-    let active = variances.iter().filter(|&&v| v > crate::estimators::ACTIVE_UNIT_VARIANCE).count();
+    let active = crate::estimators::count_active(&variances);
     log(format!("    beta {beta}: distortion {:.2}, rate {:.2}, {active} active units", test.recon, test.kl));
     let traversal = if traverse { Some(traversal_images(&trainer, &x_test, &variances)?) } else { None };
     variances.sort_by(|a, b| b.total_cmp(a));

@@ -128,7 +128,7 @@ pub fn run(
     let manifold = fig_dir.join("conv-manifold.png");
     figures::manifold(model, 20, 3.0, &manifold)?;
     let scatter = fig_dir.join("conv-latent.png");
-    figures::latent_scatter(model, x_test, &data.test.labels, &scatter)?;
+    figures::latent_strips(model, x_test, &data.test.labels, &scatter)?;
     Ok((results, vec![curves, manifold, scatter]))
 }
 

@@ -121,7 +121,8 @@ pub fn figures(fits: &[(usize, EmFit, Vec<f64>)], dir: &Path) -> Result<Vec<Path
     let labels = ["drawn from component 1", "drawn from component 2", "drawn from component 3"];
     let clouds: Vec<(&str, &[(f32, f32)])> = labels.into_iter().zip(by_component.iter().map(Vec::as_slice)).collect();
     let sample_path = dir.join("gmm-samples.png");
-    let paired = plot::Lines { paired: true, ..how };
+    // Each component in the colour of its ellipse in the figure of the petals (after the species').
+    let paired = plot::Lines { paired: true, color_offset: by_species.len(), ..how };
     plot::overlay(&clouds, &lines, paired, "150 flowers sampled from the fitted mixture", axes, &sample_path)?;
     Ok(vec![data_path, sample_path])
 }

@@ -268,9 +268,9 @@ fn chorale_figures(
     let beats = (roll.len() / keys).min(needed);
     let roll = &roll[..beats * keys];
     let batch = SeqBatch::new(&[roll], keys, dev)?;
-    let recon_path = chorale_reconstruction(model, (roll, &batch), keys, dir)?;
+    let recon_path = chorale_reconstruction(model, (roll, &batch), (keys, chorales.pitch_min), dir)?;
     let mut rng = SeededRng::derived(cfg.chorale_schedule.seed, "chorale-samples", 0);
-    let cont_path = chorale_continuations(cfg, model, (roll, &batch), keys, &mut rng, dir)?;
+    let cont_path = chorale_continuations(cfg, model, (roll, &batch), (keys, chorales.pitch_min), &mut rng, dir)?;
     let steps = cfg.prefix_beats.min(beats) + cfg.generated_beats;
     let (fresh, _) = model.sample(ROLLS, None, steps, &mut rng)?;
     let fresh: Vec<Vec<f32>> = (0..ROLLS)
@@ -281,7 +281,8 @@ fn chorale_figures(
         fresh.iter().zip(&labels).map(|(v, l)| Roll { label: l, values: v, steps, mark: None }).collect();
     let sample_path = dir.join("chorale-samples.png");
     let title = "Chorales sampled from the VRNN's prior";
-    PianoRolls { rolls: &panels, keys, title, beat_px: BEAT_PX, key_px: KEY_PX }.save(&sample_path)?;
+    PianoRolls { rolls: &panels, keys, lowest_pitch: chorales.pitch_min, title, beat_px: BEAT_PX, key_px: KEY_PX }
+        .save(&sample_path)?;
     Ok(vec![recon_path, cont_path, sample_path])
 }
 
@@ -295,7 +296,7 @@ const KEY_PX: usize = 3;
 fn chorale_reconstruction(
     model: &Vrnn,
     (roll, batch): (&[f32], &SeqBatch),
-    keys: usize,
+    (keys, lowest_pitch): (usize, u8),
     dir: &Path,
 ) -> Result<PathBuf, ReportError> {
     let beats = roll.len() / keys;
@@ -313,7 +314,11 @@ fn chorale_reconstruction(
             },
         ],
         keys,
-        title: "A test chorale (MIDI 36-81 upwards, one column per beat)",
+        lowest_pitch,
+        title: &format!(
+            "A test chorale (MIDI {lowest_pitch}-{} upwards, one column per beat)",
+            lowest_pitch as usize + keys - 1
+        ),
         beat_px: BEAT_PX,
         key_px: KEY_PX,
     }
@@ -326,7 +331,7 @@ fn chorale_continuations(
     cfg: &SequencesConfig,
     model: &Vrnn,
     (roll, batch): (&[f32], &SeqBatch),
-    keys: usize,
+    (keys, lowest_pitch): (usize, u8),
     rng: &mut SeededRng,
     dir: &Path,
 ) -> Result<PathBuf, ReportError> {
@@ -351,7 +356,7 @@ fn chorale_continuations(
     }));
     let path = dir.join("chorale-continuations.png");
     let title = format!("The first {prefix_beats} beats, then {} beats sampled by the VRNN", cfg.generated_beats);
-    PianoRolls { rolls: &panels, keys, title: &title, beat_px: BEAT_PX, key_px: KEY_PX }.save(&path)?;
+    PianoRolls { rolls: &panels, keys, lowest_pitch, title: &title, beat_px: BEAT_PX, key_px: KEY_PX }.save(&path)?;
     Ok(path)
 }
 

@@ -16,6 +16,20 @@ fn generated_tables_match_their_data() {
     assert_eq!(results.epochs.len(), cfg.epochs);
 }
 
+/// "For four epochs the test −ELBO is below the training one; from the fifth on it is above, by a
+/// little more every epoch, a few nats after ten ... The test loss still falls every epoch."
+#[test]
+fn vae_train_test_gap_opens_as_the_chapter_says() {
+    let results = committed_results();
+    let gap: Vec<f64> = results.epochs.iter().map(|e| e.test_loss - e.train_loss).collect();
+    assert!(gap[..4].iter().all(|&g| g < 0.0) && gap[4..].iter().all(|&g| g > 0.0), "{gap:?}");
+    assert!(gap[4..].windows(2).all(|w| w[1] > w[0]), "the gap widens every epoch from the fifth: {gap:?}");
+    assert!((2.0..6.0).contains(gap.last().unwrap()), "a few nats after ten epochs: {gap:?}");
+    assert!(results.epochs.windows(2).all(|w| w[1].test_loss < w[0].test_loss));
+    let text = std::fs::read_to_string(book_src().join("vae.md")).unwrap();
+    assert!(text.contains("For four epochs the test −ELBO is below the training"));
+}
+
 /// Re-trains the book's two runs and checks the chapter's numbers. On the machine that wrote them
 /// they agree bit for bit; other CPUs may round differently in matrix products, hence the margin.
 #[test]
@@ -52,6 +66,24 @@ fn vi_tables_match_a_fresh_run() {
     }
 }
 
+/// The caption of `vi-elbo.png`: the gap log p(x) - ELBO falls steeply over the first two hundred
+/// steps (by more than a thousand times), then goes up and down without reaching zero.
+#[test]
+fn vi_gap_falls_steeply_then_stays_above_zero() {
+    let results = report::vi_results().unwrap();
+    let log_px = results.model.log_evidence();
+    let gaps: Vec<f64> = results.fit.elbo.iter().map(|e| log_px - e).collect();
+    assert!(gaps.iter().all(|&g| g > 0.0), "the ELBO reached or crossed log p(x)");
+    let late_max = gaps[200..].iter().cloned().fold(0.0, f64::max);
+    assert!(late_max < gaps[0] / 1000.0, "first gap {}, largest after step 200 {late_max}", gaps[0]);
+    let rises = gaps[200..].windows(2).filter(|w| w[1] > w[0]).count();
+    assert!(rises > 100, "after step 200 the gap should go up and down, rose {rises} times");
+    let text = std::fs::read_to_string(book_src().join("vi.md")).unwrap();
+    assert!(
+        text.contains("It falls steeply over the first two hundred steps, then goes up and down without reaching zero")
+    );
+}
+
 /// The pixel facts of the likelihood section are what the code computes from the data.
 #[test]
 fn likelihood_table_matches_the_data() {
@@ -79,6 +111,36 @@ fn mixture_tables_match_a_fresh_run() {
     }
 }
 
+/// "the likelihood prefers two crossing components, a steep one and a long, shallow one, each taking
+/// flowers of both species (the table's last column)"
+#[test]
+fn iris_components_cross_and_mix_species() {
+    let fits = report::mixture::fits().unwrap();
+    let (_, fit, _) = fits.iter().find(|(k, _, _)| *k == 3).unwrap();
+    // The two components off the setosa petals (whose mean length is above 2 cm).
+    let big: Vec<_> = fit.mixture.components.iter().filter(|c| c.mean[0] > 2.0).collect();
+    assert_eq!(big.len(), 2);
+    let slope = |c: &&vae_book::classic::gmm::Gaussian2| c.cov[0][1] / c.cov[0][0];
+    let (steep, shallow) = if slope(&big[0]) > slope(&big[1]) { (big[0], big[1]) } else { (big[1], big[0]) };
+    assert!(slope(&steep) > 1.5 * slope(&shallow), "slopes {} and {}", slope(&steep), slope(&shallow));
+    assert!(shallow.cov[0][0] > steep.cov[0][0], "the shallow one is the longer");
+    let table = std::fs::read_to_string(report::generated_dir(&book_src()).join("gmm-components.md")).unwrap();
+    let mixed = table
+        .lines()
+        .skip(2)
+        .filter(|l| {
+            let counts: Vec<u32> =
+                l.rsplit('|').nth(1).unwrap().split(',').map(|c| c.trim().parse().unwrap()).collect();
+            counts[1] > 0 && counts[2] > 0
+        })
+        .count();
+    assert_eq!(mixed, 2, "two components take both versicolor and virginica");
+    let text = std::fs::read_to_string(book_src().join("bayes.md")).unwrap();
+    assert!(
+        text.contains("likelihood prefers two crossing components, a steep one and a long, shallow one, each taking")
+    );
+}
+
 /// The samples figure's caption: two drawn flowers have a negative petal width.
 #[test]
 fn two_sampled_flowers_have_a_negative_width() {
@@ -91,9 +153,7 @@ fn two_sampled_flowers_have_a_negative_width() {
     assert!(fit.mixture.components[1].mean[0] < 2.0);
     let text = std::fs::read_to_string(book_src().join("bayes.md")).unwrap();
     assert!(
-        text.contains(
-            "a draw from the setosa component (component 2, orange here) can fall below zero, as two do here"
-        )
+        text.contains("a draw from the setosa component (component 2, purple) can fall below zero, as two do here")
     );
 }
 

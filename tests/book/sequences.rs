@@ -223,6 +223,17 @@ fn text_tables_match_their_data() {
         100.0 * se
     ));
     assert_eq!(r.party_test_sentences, 1472);
+    // "the party sentences come from the addresses of 13 years, only 4 of them Democratic"
+    let sentences = vae_book::data::sotu::embedded().unwrap();
+    let party_test = sentences.iter().filter(|s| {
+        s.split == vae_book::data::sotu::SotuSplit::Test
+            && s.tokens.len() <= r.config.max_words
+            && (s.party == "Democratic" || s.party == "Republican")
+    });
+    let years: std::collections::BTreeMap<u16, &str> = party_test.clone().map(|s| (s.year, s.party.as_str())).collect();
+    assert_eq!(party_test.count(), r.party_test_sentences);
+    let democratic = years.values().filter(|p| **p == "Democratic").count();
+    says(format!("from the addresses of {} years, only {democratic} of them Democratic", years.len()));
     assert!(((party_hi - party_lo) * 100.0 - 5.0).abs() < 0.05, "the five-point spread");
     // "our test sentences 13.7 [words on average]": predicted tokens minus one <eos> per sentence.
     let words = (r.lm.tokens - r.lm.sentences) as f64 / r.lm.sentences as f64;
