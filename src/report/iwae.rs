@@ -125,8 +125,10 @@ pub fn run(cfg: &BoundsConfig, dev: &Device, log: &mut dyn FnMut(String)) -> Res
         }
         let eval_seconds = start.elapsed().as_secs_f64();
         let active_units = iwae::active_units(model, x_test)?;
+        let bounds: Vec<String> = test_bounds.iter().map(|(ek, b)| format!("L{ek} {b:.2}")).collect();
         log(format!(
-            "  trained with k = {k}: {train_seconds:.0} s; test bounds {test_bounds:.2?} ({eval_seconds:.0} s)"
+            "  trained with k = {k}: {train_seconds:.0} s; test bounds {} ({eval_seconds:.0} s)",
+            bounds.join(", ")
         ));
         runs.push(BoundsRun { train_k: k, train_loss, test_bounds, active_units, train_seconds, eval_seconds });
     }
