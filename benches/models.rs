@@ -7,7 +7,8 @@
 //! (`scripts/pytorch_models.py`) to read, so both compute the same function on the same batches
 //! and their losses must agree to rounding. PyTorch runs with the Python in `VAE_BOOK_PYTHON`
 //! (default: the venv `~/.cache/vae-book/torch-venv`, else `python3`); without torch only candle
-//! is timed. `BENCH_EPOCHS` (default 3) and `BENCH_ROUNDS` (default 2) set the size of the run;
+//! is timed. `BENCH_EPOCHS` (default 3) and `BENCH_ROUNDS` (default 2) set the size of the run,
+//! `BENCH_ONLY` (names, comma-separated) picks models;
 //! `cargo bench --bench models -- --write` also writes the table to
 //! `book/src/generated/compute-models.md`, which the compute-cost chapter includes.
 
@@ -16,10 +17,12 @@ use candle_core::{Device, Tensor};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use vae_book::cli::{CliModel, DataSpec};
+use vae_book::data::sequences::{SeqBatch, SeqSplits};
 use vae_book::data::tokens::{SentenceSplits, TokenBatch};
 use vae_book::data::{Images, Mnist};
 use vae_book::models::conv_vae::{ConvVae, ConvVaeConfig};
 use vae_book::models::text_vae::{TextVae, TextVaeTraining};
+use vae_book::models::vrnn::{Vrnn, VrnnConfig};
 use vae_book::prob::SeededRng;
 use vae_book::train::{Run, RunConfig, named_vars};
 
@@ -53,6 +56,12 @@ const BENCHES: &[Bench] = &[
         what: "sentence VAE (embedding 64, GRU 128, code 16), State of the Union sentences, batch 64",
         candle: text_candle,
         inputs: text_inputs,
+    },
+    Bench {
+        name: "vrnn",
+        what: "VRNN (features 64, GRU 128, code 16), Bach chorales, batches of 8 of similar length",
+        candle: vrnn_candle,
+        inputs: vrnn_inputs,
     },
 ];
 
@@ -113,6 +122,59 @@ fn text_inputs(epochs: usize, dir: &Path) -> Result<()> {
     let sizes = serde_json::json!({"vocab": m.vocab, "embedding": m.embedding, "hidden": m.hidden, "latent_dim": m.latent_dim, "lr": run.lr});
     std::fs::write(dir.join("text-config.json"), sizes.to_string())?;
     save_init(&Run::<TextVae>::new(cfg, run, &Device::Cpu)?.varmap, dir)
+}
+
+/// The VRNN as `vae train --model vrnn` trains it on the embedded chorales.
+fn vrnn_setup(epochs: usize) -> Result<(VrnnConfig, RunConfig, SeqSplits)> {
+    let (cfg, run) = <Vrnn as CliModel>::defaults("chorales");
+    let run = RunConfig { epochs, patience: None, ..run };
+    let spec = DataSpec { name: "chorales".into(), ..DataSpec::default() };
+    let data = <Vrnn as CliModel>::load_data(&spec, &run, &Device::Cpu)?;
+    Ok((<Vrnn as CliModel>::fit_to_data(cfg, &data)?, run, data))
+}
+
+fn vrnn_candle(epochs: usize) -> Result<Side> {
+    let (cfg, run, data) = vrnn_setup(epochs)?;
+    let mut run = Run::<Vrnn>::new(cfg, run, &Device::Cpu)?;
+    run.fit(&data, |_| {})?;
+    let test_loss = run.history.last().map_or(f64::NAN, |e| e.eval.loss);
+    Ok(Side { train: run.history.iter().map(|e| e.train_seconds).collect(), test_loss })
+}
+
+/// One length bucket as `scripts/pytorch_models.py` reads it: sizes, frames, mask and noise.
+fn write_seq_batch(out: &mut Vec<u8>, b: &SeqBatch, eps: &[f32]) -> Result<()> {
+    let (t, n, d) = b.x.dims3()?;
+    let sizes = [t, n, d, eps.len() / (t * n)].map(|v| v as u32);
+    out.extend(sizes.iter().flat_map(|v| v.to_le_bytes()));
+    let floats = [b.x.flatten_all()?.to_vec1::<f32>()?, b.mask.flatten_all()?.to_vec1::<f32>()?, eps.to_vec()];
+    out.extend(floats.iter().flatten().flat_map(|v| v.to_le_bytes()));
+    Ok(())
+}
+
+/// The trainer's streams (`Run::epoch`, `Vrnn::loss`, `vrnn_elbo`) written out for PyTorch.
+fn vrnn_inputs(epochs: usize, dir: &Path) -> Result<()> {
+    let (cfg, run, data) = vrnn_setup(epochs)?;
+    let (l, batches) = (cfg.latent_dim, data.train.batches.len());
+    let mut train = Vec::new();
+    for epoch in 1..=epochs as u64 {
+        let perm = SeededRng::derived(run.seed, "shuffle", epoch).permutation(batches);
+        let mut noise = SeededRng::derived(run.seed, "noise", epoch);
+        for &i in &perm {
+            let b = &data.train.batches[i as usize];
+            let (t, n, _) = b.x.dims3()?;
+            write_seq_batch(&mut train, b, &noise.normal_vec(t * n * l))?;
+        }
+    }
+    let (mut valid, mut rng) = (Vec::new(), SeededRng::derived(run.seed, "vrnn-eval", 0));
+    for b in &data.valid.batches {
+        let (t, n, _) = b.x.dims3()?;
+        write_seq_batch(&mut valid, b, &rng.normal_vec(t * n * l))?;
+    }
+    std::fs::write(dir.join("vrnn-train.bin"), train)?;
+    std::fs::write(dir.join("vrnn-valid.bin"), valid)?;
+    let sizes = serde_json::json!({"input_dim": cfg.input_dim, "feature": cfg.feature, "hidden": cfg.hidden, "latent_dim": l, "lr": run.lr});
+    std::fs::write(dir.join("vrnn-config.json"), sizes.to_string())?;
+    save_init(&Run::<Vrnn>::new(cfg, run, &Device::Cpu)?.varmap, dir)
 }
 
 const CONV: ConvVaeConfig = ConvVaeConfig { latent_dim: 2 };
@@ -189,6 +251,11 @@ fn torch_side(py: &str, bench: &Bench, epochs: usize, dir: &Path) -> Result<Opti
             ("--text-config", "text-config.json"),
             ("--text-train", "text-train.bin"),
             ("--text-valid", "text-valid.bin"),
+        ],
+        "vrnn" => &[
+            ("--vrnn-config", "vrnn-config.json"),
+            ("--vrnn-train", "vrnn-train.bin"),
+            ("--vrnn-valid", "vrnn-valid.bin"),
         ],
         _ => &[("--order", "order.bin"), ("--noise", "noise.bin"), ("--eval-noise", "eval-noise.bin")],
     };
@@ -286,10 +353,14 @@ fn table(rows: &[Row], epochs: usize, rounds: usize) -> String {
 fn main() -> Result<()> {
     let (epochs, rounds) = (env_usize("BENCH_EPOCHS", 3).max(2), env_usize("BENCH_ROUNDS", 2).max(1));
     let py = python();
-    let rows = BENCHES.iter().map(|b| measure(b, epochs, rounds, &py)).collect::<Result<Vec<_>>>()?;
+    // `BENCH_ONLY=vrnn` (a comma-separated list of names) measures only those models.
+    let only = std::env::var("BENCH_ONLY").ok();
+    let chosen = |b: &&Bench| only.as_ref().is_none_or(|o| o.split(',').any(|n| n == b.name));
+    let rows = BENCHES.iter().filter(chosen).map(|b| measure(b, epochs, rounds, &py)).collect::<Result<Vec<_>>>()?;
     let md = table(&rows, epochs, rounds);
     println!("\n{md}");
     if std::env::args().any(|a| a == "--write") {
+        anyhow::ensure!(only.is_none(), "--write needs every model's row: run it without BENCH_ONLY");
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("book/src/generated/compute-models.md");
         std::fs::write(&path, &md)?;
         println!("wrote {}", path.display());

@@ -10,6 +10,10 @@ embedding, the code added to every decoder input and setting its first state), t
 batches the Rust side writes (`--text-train`, `--text-valid`: decoder inputs after word dropout,
 targets, lengths, noise, KL weight), from its initial weights (`--init`, required).
 
+`vrnn`: the VRNN of `src/models/vrnn.rs` on the chorales, one Adam step per length bucket, on
+the buckets and noise the Rust side writes (`--vrnn-train`, `--vrnn-valid`), from its initial
+weights (`--init`, required); the loss is the negative ELBO per time step.
+
 `conv`: the convolutional VAE of `src/models/conv_vae.rs` (the Keras example's shape, 2-D code):
 conv 3x3/2 (1->32), conv 3x3/2 (32->64), dense 3136->16, mu and log-variance 16->2; dense 2->3136,
 transposed conv 3x3/2 (64->64, output padding 1), transposed conv 3x3/2 (64->32), transposed conv
@@ -232,7 +236,105 @@ def train_text(args):
     return history
 
 
-MODELS = {"conv": train_conv, "text": train_text}
+class VRNN(nn.Module):
+    """The VRNN of `src/models/vrnn.rs` (Chung et al. 2015): prior, encoder and decoder read the
+    GRU state of the past; the frame features run once for all steps, the loop does the rest."""
+
+    def __init__(self, input_dim, feature, hidden, latent):
+        super().__init__()
+        self.latent, self.hidden = latent, hidden
+        self.phi_x, self.phi_z = nn.Linear(input_dim, feature), nn.Linear(latent, feature)
+        self.prior_hidden, self.prior_out = nn.Linear(hidden, feature), nn.Linear(feature, 2 * latent)
+        self.encoder_hidden = nn.Linear(feature + hidden, feature)
+        self.encoder_out = nn.Linear(feature, 2 * latent)
+        self.decoder_hidden, self.decoder_out = nn.Linear(feature + hidden, feature), nn.Linear(feature, input_dim)
+        self.gru = nn.GRUCell(2 * feature, hidden)
+
+    def rust_names(self):
+        """Rust parameter name -> this module's parameter."""
+        names = {"phi_x": self.phi_x, "phi_z": self.phi_z, "prior.hidden": self.prior_hidden,
+                 "prior.out": self.prior_out, "encoder.hidden": self.encoder_hidden,
+                 "encoder.out": self.encoder_out, "decoder_hidden": self.decoder_hidden,
+                 "decoder_out": self.decoder_out}
+        out = {f"{k}.{p}": getattr(m, p) for k, m in names.items() for p in ("weight", "bias")}
+        for part in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            out[f"gru.{part}_l0"] = getattr(self.gru, part)
+        return out
+
+    def forward(self, x, mask, eps):
+        """Per step and sequence, zero on padding: -log p(x_t | z_t, h) and the KL to the prior."""
+        steps, batch, _ = x.shape
+        fx_all = F.relu(self.phi_x(x))
+        h = x.new_zeros(batch, self.hidden)
+        dec, q, p = [], [], []
+        for t in range(steps):
+            fx = fx_all[t]
+            p.append(self.prior_out(F.relu(self.prior_hidden(h))).chunk(2, dim=1))
+            mu, logvar = self.encoder_out(F.relu(self.encoder_hidden(torch.cat([fx, h], 1)))).chunk(2, dim=1)
+            q.append((mu, logvar))
+            fz = F.relu(self.phi_z(mu + torch.exp(0.5 * logvar) * eps[t]))
+            dec.append(F.relu(self.decoder_hidden(torch.cat([fz, h], 1))))
+            h = self.gru(torch.cat([fx, fz], 1), h)
+        logits = self.decoder_out(torch.stack(dec))
+        nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(2) * mask
+        (qm, qlv), (pm, plv) = [[torch.stack(v) for v in zip(*pairs)] for pairs in (q, p)]
+        kl = 0.5 * (plv - qlv + (qlv.exp() + (qm - pm).pow(2)) / plv.exp() - 1).sum(2) * mask
+        return nll, kl
+
+
+def read_vrnn_steps(path):
+    """The length buckets written by `cargo bench --bench models`: per step its sizes, frames,
+    mask and noise."""
+    raw = open(path, "rb").read()
+    at, steps = 0, []
+
+    def take(dtype, n):
+        nonlocal at
+        out = torch.frombuffer(bytearray(raw[at : at + 4 * n]), dtype=dtype)
+        at += 4 * n
+        return out
+
+    while at < len(raw):
+        t, b, d, l = (int(v) for v in take(torch.int32, 4))
+        x, mask = take(torch.float32, t * b * d).reshape(t, b, d), take(torch.float32, t * b).reshape(t, b)
+        steps.append((x, mask, take(torch.float32, t * b * l).reshape(t, b, l)))
+    return steps
+
+
+def train_vrnn(args):
+    cfg = json.load(open(args.vrnn_config))
+    model = VRNN(cfg["input_dim"], cfg["feature"], cfg["hidden"], cfg["latent_dim"])
+    weights = load_safetensors(args.init)
+    with torch.no_grad():
+        for rust, param in model.rust_names().items():
+            param.copy_(weights[rust])
+    train, valid = read_vrnn_steps(args.vrnn_train), read_vrnn_steps(args.vrnn_valid)
+    per_epoch = len(train) // args.epochs
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    history = []
+    for epoch in range(1, args.epochs + 1):
+        start = time.perf_counter()
+        total = 0.0
+        for x, mask, eps in train[(epoch - 1) * per_epoch : epoch * per_epoch]:
+            nll, kl = model(x, mask, eps)
+            loss = (nll + kl).sum() / mask.sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        train_seconds = time.perf_counter() - start
+        with torch.no_grad():
+            sums = [model(x, mask, eps) for x, mask, eps in valid]
+            test_loss = sum(float((nll + kl).sum()) for nll, kl in sums) / sum(float(m.sum()) for _, m, _ in valid)
+        m = dict(epoch=epoch, train_loss=total / per_epoch, test_loss=test_loss, train_seconds=train_seconds,
+                 seconds=time.perf_counter() - start)
+        history.append(m)
+        print(f"epoch {epoch:>2}: train {m['train_loss']:.4f} per step, valid -ELBO {test_loss:.4f} per step, "
+              f"{train_seconds:.2f} s", flush=True)
+    return history
+
+
+MODELS = {"conv": train_conv, "text": train_text, "vrnn": train_vrnn}
 
 
 def main():
@@ -250,6 +352,9 @@ def main():
     p.add_argument("--text-config", help="text: the model's sizes and learning rate (JSON)")
     p.add_argument("--text-train", help="text: the training steps of every epoch, in order")
     p.add_argument("--text-valid", help="text: the validation batches and their noise")
+    p.add_argument("--vrnn-config", help="vrnn: the model's sizes and learning rate (JSON)")
+    p.add_argument("--vrnn-train", help="vrnn: the length buckets of every epoch's steps, in order, with noise")
+    p.add_argument("--vrnn-valid", help="vrnn: the validation buckets and their noise")
     args = p.parse_args()
     if args.model != "conv" and args.device != "cpu":
         p.error(f"--device {args.device}: only the conv model runs off the CPU here")

@@ -285,20 +285,7 @@ impl PianoRolls<'_> {
             let x_end = (left + r.steps * self.beat_px) as i32;
             let outline = Rectangle::new([(left as i32, y0), (x_end, y0 + panel_h as i32)], frame.stroke_width(1));
             root.draw(&outline).map_err(|x| e(x.to_string()))?;
-            for t in 0..r.steps {
-                for k in 0..self.keys {
-                    let v = r.values[t * self.keys + k].clamp(0.0, 1.0);
-                    if v < 0.02 {
-                        continue;
-                    }
-                    let shade = (255.0 * (1.0 - v)).round() as u8;
-                    let x = (left + t * self.beat_px) as i32;
-                    let y = y0 + ((self.keys - 1 - k) * self.key_px) as i32; // high pitches on top
-                    let cell = [(x, y), (x + self.beat_px as i32, y + self.key_px as i32)];
-                    root.draw(&Rectangle::new(cell, RGBColor(shade, shade, shade).filled()))
-                        .map_err(|x| e(x.to_string()))?;
-                }
-            }
+            self.draw_notes(&root, r, (left, y0)).map_err(&e)?;
             if let Some(m) = r.mark {
                 let x = (left + m * self.beat_px) as i32;
                 let line = PathElement::new(vec![(x, y0 - 3), (x, y0 + panel_h as i32 + 3)], RED.stroke_width(2));
@@ -309,6 +296,29 @@ impl PianoRolls<'_> {
         let axis_y = top + self.rolls.len() * (label_h + panel_h + gap) - gap + 2;
         self.draw_beats(&root, (left, axis_y), longest).map_err(&e)?;
         root.present().map_err(|x| e(x.to_string()))
+    }
+
+    /// One roll's notes, grey as their value, in a panel whose top-left corner is `(left, y0)`.
+    fn draw_notes(
+        &self,
+        root: &DrawingArea<BitMapBackend, plotters::coord::Shift>,
+        r: &Roll,
+        (left, y0): (usize, i32),
+    ) -> Result<(), String> {
+        for t in 0..r.steps {
+            for k in 0..self.keys {
+                let v = r.values[t * self.keys + k].clamp(0.0, 1.0);
+                if v < 0.02 {
+                    continue;
+                }
+                let shade = (255.0 * (1.0 - v)).round() as u8;
+                let x = (left + t * self.beat_px) as i32;
+                let y = y0 + ((self.keys - 1 - k) * self.key_px) as i32; // high pitches on top
+                let cell = [(x, y), (x + self.beat_px as i32, y + self.key_px as i32)];
+                root.draw(&Rectangle::new(cell, RGBColor(shade, shade, shade).filled())).map_err(|x| x.to_string())?;
+            }
+        }
+        Ok(())
     }
 
     /// The MIDI numbers of the highest and lowest key, left of a roll whose top is at `y0`.

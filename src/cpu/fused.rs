@@ -57,18 +57,18 @@ pub(crate) fn matmul_into(dst: &mut [f32], accumulate: bool, a: Mat, b: Mat, m: 
         let h = m / 2;
         let a2 = Mat { data: &a.data[h * a.rs..], ..a };
         rayon::join(
-            || unsafe { gemm_raw(dst, n, accumulate, a, b, h, k, n) },
-            || unsafe { gemm_raw(dst.offset(h * n), n, accumulate, a2, b, m - h, k, n) },
+            || unsafe { gemm_raw(dst, n, accumulate, a, b, (h, k, n)) },
+            || unsafe { gemm_raw(dst.offset(h * n), n, accumulate, a2, b, (m - h, k, n)) },
         );
     } else if parallel && n >= 16 {
         let h = n / 2;
         let b2 = Mat { data: &b.data[h * b.cs..], ..b };
         rayon::join(
-            || unsafe { gemm_raw(dst, n, accumulate, a, b, m, k, h) },
-            || unsafe { gemm_raw(dst.offset(h), n, accumulate, a, b2, m, k, n - h) },
+            || unsafe { gemm_raw(dst, n, accumulate, a, b, (m, k, h)) },
+            || unsafe { gemm_raw(dst.offset(h), n, accumulate, a, b2, (m, k, n - h)) },
         );
     } else {
-        unsafe { gemm_raw(dst, n, accumulate, a, b, m, k, n) }
+        unsafe { gemm_raw(dst, n, accumulate, a, b, (m, k, n)) }
     }
 }
 
@@ -78,7 +78,7 @@ pub(crate) fn matmul_serial(dst: &mut [f32], accumulate: bool, a: Mat, b: Mat, m
     let fits = |x: &Mat, r: usize, c: usize| r == 0 || c == 0 || (r - 1) * x.rs + (c - 1) * x.cs < x.data.len();
     assert!(dst.len() == m * n && fits(&a, m, k) && fits(&b, k, n), "matmul_serial: shape mismatch");
     // SAFETY: the assertion keeps every strided read inside `a` and `b`; `dst` is borrowed mutably.
-    unsafe { gemm_raw(DstPtr(dst.as_mut_ptr()), n, accumulate, a, b, m, k, n) }
+    unsafe { gemm_raw(DstPtr(dst.as_mut_ptr()), n, accumulate, a, b, (m, k, n)) }
 }
 
 /// A destination pointer that may be handed to another thread (the halves never overlap).
@@ -99,8 +99,7 @@ impl DstPtr {
 /// # Safety
 /// `dst` must be valid for `m` rows of `n` elements at row stride `dst_rs`, not aliased, and `a`
 /// and `b` must hold `m x k` and `k x n` elements at their strides.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_raw(dst: DstPtr, dst_rs: usize, accumulate: bool, a: Mat, b: Mat, m: usize, k: usize, n: usize) {
+unsafe fn gemm_raw(dst: DstPtr, dst_rs: usize, accumulate: bool, a: Mat, b: Mat, (m, k, n): (usize, usize, usize)) {
     unsafe {
         gemm::gemm(
             m,

@@ -357,7 +357,6 @@ fn first_of(data: &Mnist, digits: &[u8]) -> Vec<usize> {
     digits.iter().filter_map(|d| data.test.labels.iter().position(|l| l == d)).collect()
 }
 
-#[allow(clippy::too_many_arguments)]
 /// Interpolated pairs of test digits, and the steps along each path.
 const INTERPOLATED: [(u8, u8); 3] = [(1, 7), (3, 8), (4, 9)];
 const PATH_STEPS: usize = 10;
