@@ -504,7 +504,7 @@ fn blur_table_matches_its_data() {
     assert!(gan_recon.frechet > gan.frechet && c[5].frechet > c[6].frechet);
     let term = |d: &blur::BlurData, name: &str| d.vaegan_terms.iter().find(|t| t.0 == name).unwrap().1;
     says(format!(
-        "loss on test images is {:.2} on the digits and {:.2} on the clothes, the decoder's {:.2} and {:.2} nats per image",
+        "loss on test images is {:.2} on the digits and {:.2} on the clothes, the decoder's GAN terms (fooling the discriminator with reconstructions and with samples, together) {:.2} and {:.2} nats per image",
         term(digits, "caught"),
         term(clothes, "caught"),
         term(digits, "fooled"),
