@@ -65,21 +65,31 @@ const BENCHES: &[Bench] = &[
     },
 ];
 
-/// The sentence VAE as `vae train --model text` trains it, on its embedded sentences.
-fn text_setup(epochs: usize) -> Result<(TextVaeTraining, RunConfig, SentenceSplits)> {
-    let (cfg, run) = <TextVae as CliModel>::defaults("sotu");
+/// Model `M` as `vae train --model` trains it on the embedded set `data`, for `epochs` epochs.
+fn cli_setup<M: CliModel>(data: &str, epochs: usize) -> Result<(M::Config, RunConfig, M::Data)> {
+    let (cfg, run) = M::defaults(data);
     let run = RunConfig { epochs, patience: None, ..run };
-    let spec = DataSpec { name: "sotu".into(), ..DataSpec::default() };
-    let data = <TextVae as CliModel>::load_data(&spec, &run, &Device::Cpu)?;
-    Ok((<TextVae as CliModel>::fit_to_data(cfg, &data)?, run, data))
+    let spec = DataSpec { name: data.into(), ..DataSpec::default() };
+    let data = M::load_data(&spec, &run, &Device::Cpu)?;
+    Ok((M::fit_to_data(cfg, &data)?, run, data))
 }
 
-fn text_candle(epochs: usize) -> Result<Side> {
-    let (cfg, run, data) = text_setup(epochs)?;
-    let mut run = Run::<TextVae>::new(cfg, run, &Device::Cpu)?;
+/// Trains [`cli_setup`]'s run with candle: each epoch's training seconds, the last held-out loss.
+fn cli_candle<M: CliModel>(data: &str, epochs: usize) -> Result<Side> {
+    let (cfg, run, data) = cli_setup::<M>(data, epochs)?;
+    let mut run = Run::<M>::new(cfg, run, &Device::Cpu)?;
     run.fit(&data, |_| {})?;
     let test_loss = run.history.last().map_or(f64::NAN, |e| e.eval.loss);
     Ok(Side { train: run.history.iter().map(|e| e.train_seconds).collect(), test_loss })
+}
+
+/// The sentence VAE on its embedded sentences.
+fn text_setup(epochs: usize) -> Result<(TextVaeTraining, RunConfig, SentenceSplits)> {
+    cli_setup::<TextVae>("sotu", epochs)
+}
+
+fn text_candle(epochs: usize) -> Result<Side> {
+    cli_candle::<TextVae>("sotu", epochs)
 }
 
 /// One batch as `scripts/pytorch_models.py` reads it: sizes, decoder inputs, targets, lengths,
@@ -124,21 +134,13 @@ fn text_inputs(epochs: usize, dir: &Path) -> Result<()> {
     save_init(&Run::<TextVae>::new(cfg, run, &Device::Cpu)?.varmap, dir)
 }
 
-/// The VRNN as `vae train --model vrnn` trains it on the embedded chorales.
+/// The VRNN on the embedded chorales.
 fn vrnn_setup(epochs: usize) -> Result<(VrnnConfig, RunConfig, SeqSplits)> {
-    let (cfg, run) = <Vrnn as CliModel>::defaults("chorales");
-    let run = RunConfig { epochs, patience: None, ..run };
-    let spec = DataSpec { name: "chorales".into(), ..DataSpec::default() };
-    let data = <Vrnn as CliModel>::load_data(&spec, &run, &Device::Cpu)?;
-    Ok((<Vrnn as CliModel>::fit_to_data(cfg, &data)?, run, data))
+    cli_setup::<Vrnn>("chorales", epochs)
 }
 
 fn vrnn_candle(epochs: usize) -> Result<Side> {
-    let (cfg, run, data) = vrnn_setup(epochs)?;
-    let mut run = Run::<Vrnn>::new(cfg, run, &Device::Cpu)?;
-    run.fit(&data, |_| {})?;
-    let test_loss = run.history.last().map_or(f64::NAN, |e| e.eval.loss);
-    Ok(Side { train: run.history.iter().map(|e| e.train_seconds).collect(), test_loss })
+    cli_candle::<Vrnn>("chorales", epochs)
 }
 
 /// One length bucket as `scripts/pytorch_models.py` reads it: sizes, frames, mask and noise.
