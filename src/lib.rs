@@ -72,6 +72,9 @@ pub mod book {
     #[doc = include_str!("../book/src/blur.md")]
     pub struct Blur;
 
+    #[doc = include_str!("../book/src/ecg.md")]
+    pub struct Ecg;
+
     #[doc = include_str!("../book/src/compute-cost.md")]
     pub struct ComputeCost;
 

@@ -451,7 +451,8 @@ fn xy_figure(
             .y_label_area_size(65)
             .build_cartesian_2d(frame.ranges.0.clone(), frame.ranges.1.clone())
             .map_err(|x| e(x.to_string()))?;
-        let plain = |v: &f32| format!("{v}");
+        // A tick at zero computed as a sum of steps can land a rounding error away from it.
+        let plain = |v: &f32| if v.abs() < 1e-6 { "0".to_string() } else { format!("{v}") };
         let fx: &TickLabel = if frame.integer_x { &|v| integer_label(*v) } else { &plain };
         let fy: &TickLabel = if frame.log_y { &|v| pow10_label(*v) } else { &plain };
         chart
@@ -623,6 +624,82 @@ pub fn lines(
     path: &Path,
 ) -> Result<Layout, PlotError> {
     overlay(&[], series, how, title, axes, path)
+}
+
+/// A trace: points joined in order.
+pub type Trace = Vec<(f32, f32)>;
+
+/// Groups of traces (heartbeats, signals): every trace of a group in the group's colour, translucent
+/// when `faint` (for many traces on top of each other), one legend row per group.
+pub fn traces(
+    groups: &[(&str, &[Trace])],
+    faint: bool,
+    title: &str,
+    axes: (&str, &str),
+    path: &Path,
+) -> Result<Layout, PlotError> {
+    let all = || groups.iter().flat_map(|(_, t)| t.iter().flatten());
+    if all().next().is_none() {
+        return Err(err(path)("no traces to plot".into()));
+    }
+    let ranges = (padded_range(all().map(|p| p.0)), padded_range(all().map(|p| p.1)));
+    let legend_width = legend_room(groups.iter().map(|(n, _)| n.chars().count()));
+    let how = Lines::default();
+    let size = (how.size.0 + legend_width, how.size.1);
+    let frame = Frame { size, title, axes, ranges, log_y: false, integer_x: false, legend_width };
+    xy_figure(path, frame, |chart, layout| {
+        let mut entries = Vec::new();
+        for (i, (name, group)) in groups.iter().enumerate() {
+            let color = CLASS_COLORS[i % CLASS_COLORS.len()];
+            let style = if faint { color.mix(0.25).stroke_width(1) } else { color.stroke_width(2) };
+            for trace in group.iter() {
+                chart.draw_series(LineSeries::new(trace.iter().copied(), style)).map_err(|x| x.to_string())?;
+                record(chart, layout, trace.iter().copied());
+            }
+            entries.push(LegendEntry { name: name.to_string(), color, mark: Mark::Line });
+        }
+        Ok(entries)
+    })
+}
+
+/// A signal drawn as a thin grey line with named marks on top (events found in it), each group of
+/// marks in its colour, one legend row per group.
+pub fn signal_with_marks(
+    signal: &[(f32, f32)],
+    marks: &[(&str, &[(f32, f32)])],
+    size: (u32, u32),
+    title: &str,
+    axes: (&str, &str),
+    path: &Path,
+) -> Result<Layout, PlotError> {
+    if signal.is_empty() {
+        return Err(err(path)("no signal to plot".into()));
+    }
+    let all = || signal.iter().chain(marks.iter().flat_map(|(_, m)| m.iter()));
+    let ranges = (padded_range(all().map(|p| p.0)), padded_range(all().map(|p| p.1)));
+    let legend_width = legend_room(marks.iter().map(|(n, _)| n.chars().count()));
+    let frame = Frame {
+        size: (size.0 + legend_width, size.1),
+        title,
+        axes,
+        ranges,
+        log_y: false,
+        integer_x: false,
+        legend_width,
+    };
+    xy_figure(path, frame, |chart, layout| {
+        let grey = RGBColor(90, 90, 90);
+        chart.draw_series(LineSeries::new(signal.iter().copied(), grey.stroke_width(1))).map_err(|x| x.to_string())?;
+        record(chart, layout, signal.iter().copied());
+        let mut entries = Vec::new();
+        for (i, (name, pts)) in marks.iter().enumerate() {
+            let color = CLASS_COLORS[i % CLASS_COLORS.len()];
+            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 5, color.filled()))).map_err(|x| x.to_string())?;
+            record(chart, layout, pts.iter().copied());
+            entries.push(LegendEntry { name: name.to_string(), color, mark: Mark::Dot });
+        }
+        Ok(entries)
+    })
 }
 
 /// The two ranges widened to the same length, about their centres.

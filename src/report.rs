@@ -15,6 +15,7 @@ pub mod blur;
 pub mod challenges;
 pub mod conv;
 pub mod cvae;
+pub mod ecg;
 pub mod iwae;
 pub mod latent_space;
 pub mod likelihoods;
@@ -242,9 +243,10 @@ pub fn same_arithmetic_as_the_book() -> bool {
 /// and three priors over its codes), `blur` (blur measured: a classifier's Fréchet distance and
 /// sharpness of VAE and VAE-GAN images, digits and clothes), `sequences` (VRNN
 /// against a GRU on Bach chorales and on digits read row by row), `text` (sentence VAEs against a
-/// GRU language model on State of the Union sentences), `challenges` (free bits and cyclical
+/// GRU language model on State of the Union sentences), `ecg` (a VAE of heartbeats against PCA and
+/// an autoencoder as scores of wide beats), `challenges` (free bits and cyclical
 /// annealing on the sentence VAE; reads the other chapters' generated results, so runs last).
-pub const CHAPTERS: [&str; 15] = [
+pub const CHAPTERS: [&str; 16] = [
     "vae",
     "vi",
     "bayes",
@@ -259,6 +261,7 @@ pub const CHAPTERS: [&str; 15] = [
     "blur",
     "sequences",
     "text",
+    "ecg",
     "challenges",
 ];
 
@@ -300,6 +303,7 @@ fn announcement(chapter: &str) -> Option<&'static str> {
         "sequences" => "sequences: VRNN against a GRU on Bach chorales and on MNIST rows",
         "text" => "text: GRU language model and sentence VAEs on State of the Union sentences",
         "challenges" => "challenges: free bits and cyclical annealing against the sentence VAE's collapse",
+        "ecg" => "a medical signal: a VAE of heartbeats scoring the wide ones, against PCA and an autoencoder",
         _ => return None,
     })
 }
@@ -327,6 +331,7 @@ fn chapter_figures(
         "sequences" => sequences::book(book_src, dev, log),
         "text" => text::book(book_src, dev, log),
         "challenges" => challenges::book(book_src, dev, log),
+        "ecg" => ecg::book(book_src, dev, log),
         other => Err(ReportError::File { path: book_src.into(), msg: format!("no chapter group {other:?}") }),
     }
 }

@@ -323,6 +323,35 @@ fn the_tcvae_trains_on_sprites_and_reports_its_mig() {
     assert_clean_failure(&vae(&["train", "--model", "tcvae", "--kl-weight=-1", "--out", d]), "--kl-weight must be");
 }
 
+/// The heartbeat VAE trains on the embedded ECG, resumes, reports the test AUCs of its two scores
+/// and draws beats; it takes no other data and no image flags.
+#[test]
+fn the_ecg_vae_trains_on_heartbeats_and_scores_the_wide_ones() {
+    let (dir, ckpt) = train_resume_eval("ecg", &["--hidden", "16", "--latent-dim", "2"]);
+    let c = ckpt.to_str().unwrap();
+    let o = vae(&["eval", "--checkpoint", c, "--k", "5"]);
+    assert!(o.status.success(), "{}", text(&o));
+    for line in ["validation -ELBO", "test AUC of -ELBO", "test AUC of -log p(x), importance sampled with k = 5"] {
+        assert!(text(&o).contains(line), "{line}: {}", text(&o));
+    }
+    for command in ["sample", "reconstruct"] {
+        let png = dir.path().join(format!("{command}.png"));
+        let o = vae(&[command, "--checkpoint", c, "--out", png.to_str().unwrap()]);
+        assert!(o.status.success() && png.is_file(), "ecg {command}: {}", text(&o));
+    }
+    let out = dir.path().join("other");
+    let d = out.to_str().unwrap();
+    assert_clean_failure(&vae(&["train", "--model", "ecg", "--data", "mnist", "--out", d]), "choose ecg");
+    assert_clean_failure(
+        &vae(&["train", "--model", "ecg", "--train-size", "9", "--out", d]),
+        "does not take --train-size",
+    );
+    assert_clean_failure(
+        &vae(&["train", "--model", "ecg", "--hidden", "0", "--out", d]),
+        "--hidden must be at least 1",
+    );
+}
+
 #[test]
 fn the_classifier_trains_and_reports_its_error_rate() {
     let (_dir, ckpt) = train_resume_eval("classifier", &[&["--hidden", "32"][..], &IMAGES[..]].concat());

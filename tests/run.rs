@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use vae_book::candle_core::{Device, Result, Tensor};
 use vae_book::candle_nn::VarBuilder;
+use vae_book::data::ecg::{BeatConfig, EcgSet};
 use vae_book::data::labelled::FewLabels;
 use vae_book::data::sequences::{SeqData, SeqSplits};
 use vae_book::data::sotu::Vocabulary;
@@ -15,6 +16,7 @@ use vae_book::data::{BinarizedImages, Images, Mnist};
 use vae_book::models::classifier::{Classifier, ClassifierConfig};
 use vae_book::models::conv_vae::{ConvVae, ConvVaeConfig};
 use vae_book::models::cvae::{Cvae, CvaeConfig};
+use vae_book::models::ecg_vae::{EcgConfig, EcgVae};
 use vae_book::models::iwae::{Iwae, IwaeConfig};
 use vae_book::models::likelihood::{Likelihood, LikelihoodConfig, LikelihoodVae};
 use vae_book::models::m2::{LabelsOnly, M2, M2Config};
@@ -95,6 +97,12 @@ fn image_models_resume_exactly() {
     let sprites = SpriteSet::sample(192, 48, &dev).unwrap();
     let tc = TcvaeConfig { model: VaeConfig { input_dim: 1024, hidden: 32, latent_dim: 3 }, beta: 4.0, kl_weight: 2.0 };
     resumes_exactly::<Tcvae>(tc, schedule(64, None), &sprites);
+    // The heartbeat VAE and its autoencoder, with early stopping on the validation beats.
+    let beats = EcgSet::embedded(BeatConfig::default(), &dev).unwrap();
+    for autoencoder in [false, true] {
+        let cfg = EcgConfig { model: VaeConfig { input_dim: 252, hidden: 16, latent_dim: 2 }, autoencoder };
+        resumes_exactly::<EcgVae>(cfg, schedule(32, Some(2)), &beats);
+    }
     let binarized = BinarizedImages::new(&m.train, &m.test, 7, &dev).unwrap();
     let iwae = IwaeConfig { model: VaeConfig { input_dim: 784, hidden: 32, latent_dim: 3 }, k: 4 };
     resumes_exactly::<Iwae>(iwae, schedule(64, None), &binarized);

@@ -13,5 +13,6 @@ pub mod latent;
 pub mod logistic;
 pub mod mig;
 pub mod pca;
+pub mod rpeaks;
 pub mod text_probe;
 pub mod vi;

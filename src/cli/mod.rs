@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 mod driver;
+mod ecg;
 mod images;
 mod likelihood;
 mod m2;
@@ -97,6 +98,13 @@ pub const TCVAE: ModelInfo = ModelInfo {
     flags: &["--beta", "--kl-weight", "--latent-dim", "--hidden", "--train-size", "--test-size"],
 };
 
+pub const ECG: ModelInfo = ModelInfo {
+    name: "ecg",
+    about: "a VAE of heartbeats (MIT-BIH record 208), trained on narrow beats, scoring the wide ones",
+    data: &["ecg"],
+    flags: &["--latent-dim", "--hidden"],
+};
+
 pub const QUADRANT_BASELINE: ModelInfo = ModelInfo {
     name: "quadrant-baseline",
     about: "a network that completes a digit from 1-3 of its quadrants (one guess, a blur)",
@@ -161,7 +169,7 @@ pub const TEXT: ModelInfo = ModelInfo {
 };
 
 /// Every model `vae train --model` knows, in the book's order.
-pub const MODELS: [ModelInfo; 16] = [
+pub const MODELS: [ModelInfo; 17] = [
     MLP,
     LIKELIHOOD,
     CONV,
@@ -169,6 +177,7 @@ pub const MODELS: [ModelInfo; 16] = [
     CVAE,
     M2,
     TCVAE,
+    ECG,
     QUADRANT_BASELINE,
     QUADRANT,
     VQVAE,
@@ -193,8 +202,8 @@ pub struct TrainArgs {
     /// The model to train [default: mlp]; see the list below.
     #[arg(long)]
     pub model: Option<String>,
-    /// The data set [default: the model's first]: mnist, fashion, chorales, mnist-rows, sotu or
-    /// sprites.
+    /// The data set [default: the model's first]: mnist, fashion, chorales, mnist-rows, sotu,
+    /// sprites or ecg.
     #[arg(long)]
     pub data: Option<String>,
     /// Passes over the training set (at most this many with --patience).
@@ -433,7 +442,7 @@ pub fn model_info(name: &str) -> Result<&'static ModelInfo> {
 /// and `vae sample` load the same.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DataSpec {
-    /// `mnist`, `fashion`, `chorales`, `mnist-rows`, `sotu` or `sprites`.
+    /// `mnist`, `fashion`, `chorales`, `mnist-rows`, `sotu`, `sprites` or `ecg`.
     pub name: String,
     /// A folder of IDX files instead of the embedded digits.
     pub dir: Option<PathBuf>,
@@ -546,6 +555,7 @@ macro_rules! dispatch_model {
             "cvae" => $f::<$crate::models::cvae::Cvae>($($arg),*),
             "m2" => $f::<$crate::models::m2::M2>($($arg),*),
             "tcvae" => $f::<$crate::models::tcvae::Tcvae>($($arg),*),
+            "ecg" => $f::<$crate::models::ecg_vae::EcgVae>($($arg),*),
             "quadrant-baseline" => $f::<$crate::models::quadrant::Baseline>($($arg),*),
             "quadrant" => $f::<$crate::models::quadrant::QuadrantCvae>($($arg),*),
             "vqvae" => $f::<$crate::models::vqvae::VqVae>($($arg),*),

@@ -4,6 +4,7 @@
 //! sentences from the State of the Union addresses, and generated sprites with known factors.
 
 pub mod chorales;
+pub mod ecg;
 pub mod idx;
 pub mod images;
 pub mod labelled;

@@ -5,6 +5,7 @@
 pub mod classifier;
 pub mod conv_vae;
 pub mod cvae;
+pub mod ecg_vae;
 pub mod iwae;
 pub mod likelihood;
 pub mod m2;

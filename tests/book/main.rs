@@ -6,6 +6,7 @@ use vae_book::report::{self, VaeResults};
 
 mod basics;
 mod challenges;
+mod ecg;
 mod images;
 mod latent;
 mod sequences;
