@@ -8,7 +8,7 @@
 //! and their losses must agree to rounding. PyTorch runs with the Python in `VAE_BOOK_PYTHON`
 //! (default: the venv `~/.cache/vae-book/torch-venv`, else `python3`); without torch only candle
 //! is timed. `BENCH_EPOCHS` (default 3) and `BENCH_ROUNDS` (default 2) set the size of the run,
-//! `BENCH_ONLY` (names, comma-separated) picks models;
+//! `BENCH_ONLY` (names, comma-separated) picks models, `BENCH_TABLE` the generated file's name;
 //! `cargo bench --bench models -- --write` also writes the table to
 //! `book/src/generated/compute-models.md`, which the compute-cost chapter includes.
 
@@ -363,7 +363,13 @@ fn main() -> Result<()> {
     println!("\n{md}");
     if std::env::args().any(|a| a == "--write") {
         anyhow::ensure!(only.is_none(), "--write needs every model's row: run it without BENCH_ONLY");
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("book/src/generated/compute-models.md");
+        // `BENCH_TABLE` names the generated file, for a second machine's table (`compute-models-xeon.md`).
+        let name = std::env::var("BENCH_TABLE").unwrap_or_else(|_| "compute-models.md".into());
+        anyhow::ensure!(
+            name.starts_with("compute-models") && name.ends_with(".md") && !name.contains('/'),
+            "BENCH_TABLE must be a file name like compute-models-NAME.md, got {name:?}"
+        );
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("book/src/generated").join(name);
         std::fs::write(&path, &md)?;
         println!("wrote {}", path.display());
     }

@@ -1,6 +1,6 @@
-//! The VAE of heartbeats on the command line: trained on the narrow beats of the first three minutes
-//! of the embedded electrocardiogram, stopped early on held-out narrow beats, and `vae eval` says how
-//! well its scores separate the wide beats of the last two minutes from the narrow ones.
+//! The VAE of heartbeats on the command line: trained on the narrow beats of the first 144 s of the
+//! embedded electrocardiogram, stopped early on the narrow beats of the next 36 s, and `vae eval`
+//! says how well its scores separate the wide beats of the last two minutes from the narrow ones.
 
 use super::{CliModel, DataSpec, ModelInfo, TrainArgs};
 use crate::classic::anomaly;

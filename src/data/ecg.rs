@@ -1,8 +1,8 @@
 //! Heartbeats from five minutes of an electrocardiogram (MIT-BIH record 208, lead MLII, 360 Hz, as
 //! SciPy 1.11.4 ships it; provenance and licence in `data/ecg/README.md`), cut into one window per
 //! beat and labelled narrow or wide by the width of the R wave, then split by time: the narrow beats
-//! of the first three minutes train (every fifth held out for validation), every beat of the last
-//! two is scored.
+//! of the first 144 s train, those of the next 36 s validate, every beat of the last two minutes is
+//! scored.
 
 use crate::classic::rpeaks::{self, DetectorConfig};
 use candle_core::{Device, Result as CandleResult, Tensor};
@@ -56,15 +56,15 @@ pub struct BeatConfig {
     pub level: f64,
     /// A beat is wide when its R wave is at least this wide at half its height.
     pub wide_from: f64,
-    /// Beats before this time train and validate, beats after it are the test set.
+    /// Narrow beats before `validation_from` train, narrow beats from there to `split_at`
+    /// validate, and every beat after `split_at` is a test beat (times in seconds).
+    pub validation_from: f64,
     pub split_at: f64,
-    /// Every this-many-th narrow beat before `split_at` is held out for validation.
-    pub validation_every: usize,
 }
 
 impl Default for BeatConfig {
     fn default() -> Self {
-        Self { before: 0.25, after: 0.45, level: 0.05, wide_from: 0.04, split_at: 180.0, validation_every: 5 }
+        Self { before: 0.25, after: 0.45, level: 0.05, wide_from: 0.04, validation_from: 144.0, split_at: 180.0 }
     }
 }
 // ANCHOR_END: config
@@ -120,7 +120,6 @@ impl Beat {
 /// Every beat of `signal` whose window lies inside it, labelled and assigned a role.
 pub fn beats(signal: &[f32], cfg: &BeatConfig) -> Vec<Beat> {
     let (before, after, level) = (cfg.samples(cfg.before), cfg.samples(cfg.after), cfg.samples(cfg.level).max(1));
-    let mut narrow_before_split = 0;
     let mut out = Vec::new();
     for r in rpeaks::detect(signal, &DetectorConfig::new(RATE)) {
         if r < before || r + after > signal.len() {
@@ -130,13 +129,15 @@ pub fn beats(signal: &[f32], cfg: &BeatConfig) -> Vec<Beat> {
         let start = window[..level].iter().sum::<f32>() / level as f32;
         let width = rpeaks::half_height_width(signal, r, RATE);
         let wide = width >= cfg.wide_from;
-        let role = if r as f64 / RATE >= cfg.split_at {
+        let time = r as f64 / RATE;
+        let role = if time >= cfg.split_at {
             Role::Test
         } else if wide {
             Role::Unused
+        } else if time >= cfg.validation_from {
+            Role::Validation
         } else {
-            narrow_before_split += 1;
-            if narrow_before_split % cfg.validation_every.max(1) == 0 { Role::Validation } else { Role::Train }
+            Role::Train
         };
         out.push(Beat { r, width, wide, values: window.iter().map(|v| v - start).collect(), role });
     }
@@ -229,11 +230,12 @@ mod tests {
             match b.role {
                 Role::Test => assert!(b.time() >= 180.0),
                 Role::Unused => assert!(b.wide && b.time() < 180.0),
-                Role::Train | Role::Validation => assert!(!b.wide && b.time() < 180.0),
+                Role::Train => assert!(!b.wide && b.time() < 144.0),
+                Role::Validation => assert!(!b.wide && (144.0..180.0).contains(&b.time())),
             }
         }
         let (train, validation) = (set.count(Role::Train).0, set.count(Role::Validation).0);
-        assert_eq!(validation, (train + validation) / 5);
+        assert!(validation > 30 && train > 4 * validation, "{train} {validation}");
         assert_eq!(set.test.dim(0).unwrap(), set.test_wide.len());
     }
 }

@@ -143,6 +143,29 @@ fn models_benchmark_agrees_with_pytorch() {
     );
     assert!(text.contains("rounds fall on both sides of 1"));
     assert!(sentence.1.iter().any(|&r| r < 1.0) && sentence.1.iter().any(|&r| r > 1.0), "{ratios:?}");
+    xeon_table_agrees(&md, &text);
+}
+
+/// The second machine's table: PyTorch faster than on the first machine for both models, candle
+/// not, every ratio larger, the sentence VAE at about 1.7.
+fn xeon_table_agrees(epyc: &str, text: &str) {
+    let xeon = std::fs::read_to_string(report::generated_dir(&book_src()).join("compute-models-xeon.md")).unwrap();
+    assert!(xeon.contains("Intel(R) Xeon(R)") && epyc.contains("AMD EPYC"));
+    let row = |md: &str, start: &str| -> Vec<f64> {
+        let line = md.lines().find(|l| l.starts_with(start)).unwrap();
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        cells[2..5].iter().map(|c| c.trim_matches('*').parse::<f64>().unwrap()).collect()
+    };
+    for model in ["| convolutional VAE", "| sentence VAE"] {
+        let (e, x) = (row(epyc, model), row(&xeon, model));
+        assert!(x[1] < e[1] && x[0] >= e[0] && x[2] > e[2], "{model}: EPYC {e:?}, Xeon {x:?}");
+    }
+    let sentence = row(&xeon, "| sentence VAE")[2];
+    assert!((1.6..1.8).contains(&sentence), "{sentence}");
+    assert!(text.contains("takes about 1.7 times PyTorch's time on the Xeon"));
+    assert!(epyc.contains("x 3 rounds") && xeon.contains("x 2 rounds") && !epyc.contains("| VRNN"));
+    assert!(text.contains("with the default two rounds and the VRNN, which the first table lacks"));
+    assert!(text.contains("{{#include generated/compute-models-xeon.md}}"));
 }
 
 /// The takeaway under the MLP benchmark's split by phase: the plain code spends most of its epoch
