@@ -288,6 +288,15 @@ fn every_image_model_trains_resumes_evaluates_and_draws() {
     }
 }
 
+/// `vae sample` and `vae reconstruct` of checkpoint `c` each write a figure into `dir`.
+fn draws_figures(model: &str, dir: &std::path::Path, c: &str) {
+    for command in ["sample", "reconstruct"] {
+        let png = dir.join(format!("{command}.png"));
+        let o = vae(&[command, "--checkpoint", c, "--out", png.to_str().unwrap()]);
+        assert!(o.status.success() && png.is_file(), "{model} {command}: {}", text(&o));
+    }
+}
+
 /// β-TCVAE trains on the generated sprites, resumes, reports its MIG and draws its traversals; it
 /// takes no other data.
 #[test]
@@ -310,11 +319,7 @@ fn the_tcvae_trains_on_sprites_and_reports_its_mig() {
     let c = ckpt.to_str().unwrap();
     let o = vae(&["eval", "--checkpoint", c]);
     assert!(o.status.success() && text(&o).contains("MIG of the test means"), "{}", text(&o));
-    for command in ["sample", "reconstruct"] {
-        let png = dir.path().join(format!("{command}.png"));
-        let o = vae(&[command, "--checkpoint", c, "--out", png.to_str().unwrap()]);
-        assert!(o.status.success() && png.is_file(), "tcvae {command}: {}", text(&o));
-    }
+    draws_figures("tcvae", dir.path(), c);
     let out = dir.path().join("other");
     let d = out.to_str().unwrap();
     assert_clean_failure(&vae(&["train", "--model", "tcvae", "--data", "mnist", "--out", d]), "choose sprites");
@@ -334,11 +339,7 @@ fn the_ecg_vae_trains_on_heartbeats_and_scores_the_wide_ones() {
     for line in ["validation -ELBO", "test AUC of -ELBO", "test AUC of -log p(x), importance sampled with k = 5"] {
         assert!(text(&o).contains(line), "{line}: {}", text(&o));
     }
-    for command in ["sample", "reconstruct"] {
-        let png = dir.path().join(format!("{command}.png"));
-        let o = vae(&[command, "--checkpoint", c, "--out", png.to_str().unwrap()]);
-        assert!(o.status.success() && png.is_file(), "ecg {command}: {}", text(&o));
-    }
+    draws_figures("ecg", dir.path(), c);
     let out = dir.path().join("other");
     let d = out.to_str().unwrap();
     assert_clean_failure(&vae(&["train", "--model", "ecg", "--data", "mnist", "--out", d]), "choose ecg");
