@@ -1,13 +1,15 @@
 //! Data sets: the IDX reader and MNIST-format images (embedded digits or clothes, or the full files from a
 //! folder), and two
 //! small tabular sets from scikit-learn for the theory chapters, Bach chorales as piano rolls, and
-//! sentences from the State of the Union addresses, and generated sprites with known factors.
+//! sentences from the State of the Union addresses, generated sprites with known factors, heartbeats
+//! from an electrocardiogram, and MedMNIST-format archives a reader has downloaded.
 
 pub mod chorales;
 pub mod ecg;
 pub mod idx;
 pub mod images;
 pub mod labelled;
+pub mod medmnist;
 pub mod mnist;
 pub mod sequences;
 pub mod sotu;
