@@ -176,29 +176,64 @@ class SentenceVAE(nn.Module):
         return (nll * mask).sum(0), kl
 
 
+class Steps:
+    """Reads a step file written by `cargo bench --bench models`: 4-byte values, one step after
+    another."""
+
+    def __init__(self, path):
+        self.raw, self.at = open(path, "rb").read(), 0
+
+    def more(self):
+        return self.at < len(self.raw)
+
+    def take(self, dtype, n):
+        out = torch.frombuffer(bytearray(self.raw[self.at : self.at + 4 * n]), dtype=dtype)
+        self.at += 4 * n
+        return out
+
+
 def read_text_steps(path):
     """The batches written by `cargo bench --bench models`: per step its sizes, decoder inputs
     (after word dropout), targets, lengths, noise and KL weight."""
-    raw = open(path, "rb").read()
-    at, steps = 0, []
-
-    def take(dtype, n):
-        nonlocal at
-        size = 4 * n
-        out = torch.frombuffer(bytearray(raw[at : at + size]), dtype=dtype)
-        at += size
-        return out
-
-    while at < len(raw):
-        t, b, d = (int(v) for v in take(torch.int32, 3))
-        inputs, targets = take(torch.int32, t * b).long().reshape(t, b), take(torch.int32, t * b).long().reshape(t, b)
-        lengths = take(torch.int32, b).long()
-        eps, weight = take(torch.float32, b * d).reshape(b, d), float(take(torch.float32, 1)[0])
+    f, steps = Steps(path), []
+    while f.more():
+        t, b, d = (int(v) for v in f.take(torch.int32, 3))
+        inputs, targets = f.take(torch.int32, t * b).long().reshape(t, b), f.take(torch.int32, t * b).long().reshape(t, b)
+        lengths = f.take(torch.int32, b).long()
+        eps, weight = f.take(torch.float32, b * d).reshape(b, d), float(f.take(torch.float32, 1)[0])
         pos = torch.arange(t).unsqueeze(1)
         mask = (pos < lengths).float()
         last = (pos == lengths - 1).float().unsqueeze(2)
         steps.append(((inputs, targets, mask, last), eps, weight, int(lengths.sum())))
     return steps
+
+
+def fit(model, lr, data, epochs, losses, units):
+    """Adam at `lr` over the training steps of `data = (train, valid)`, cut into `epochs` equal
+    parts; `losses = (step_loss, held_out)` give one step's loss and the held-out (total, count).
+    Returns one record per epoch, as `cargo bench --bench models` reads them."""
+    (train, valid), (step_loss, held_out) = data, losses
+    per_epoch = len(train) // epochs
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    history = []
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        total = 0.0
+        for step in train[(epoch - 1) * per_epoch : epoch * per_epoch]:
+            loss = step_loss(step)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        train_seconds = time.perf_counter() - start
+        with torch.no_grad():
+            held, count = held_out(valid)
+        m = dict(epoch=epoch, train_loss=total / per_epoch, test_loss=held / count, train_seconds=train_seconds,
+                 seconds=time.perf_counter() - start)
+        history.append(m)
+        print(f"epoch {epoch:>2}: train {m['train_loss']:.4f} per {units[0]}, valid -ELBO {m['test_loss']:.4f} "
+              f"per {units[1]}, {train_seconds:.2f} s", flush=True)
+    return history
 
 
 def train_text(args):
@@ -209,31 +244,18 @@ def train_text(args):
         params = dict(model.named_parameters())
         for rust, name in model.RUST_NAMES.items():
             params[name].copy_(weights[rust])
-    train, valid = read_text_steps(args.text_train), read_text_steps(args.text_valid)
-    per_epoch = len(train) // args.epochs
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
-    history = []
-    for epoch in range(1, args.epochs + 1):
-        start = time.perf_counter()
-        total = 0.0
-        for batch, eps, weight, tokens in train[(epoch - 1) * per_epoch : epoch * per_epoch]:
-            nll, kl = model(batch, eps)
-            loss = (nll.sum() + weight * kl.sum()) / tokens
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item()
-        train_seconds = time.perf_counter() - start
-        with torch.no_grad():
-            sums = [model(batch, eps) for batch, eps, _, _ in valid]
-            sentences = sum(len(kl) for _, kl in sums)
-            test_loss = sum(float(nll.sum() + kl.sum()) for nll, kl in sums) / sentences
-        m = dict(epoch=epoch, train_loss=total / per_epoch, test_loss=test_loss, train_seconds=train_seconds,
-                 seconds=time.perf_counter() - start)
-        history.append(m)
-        print(f"epoch {epoch:>2}: train {m['train_loss']:.4f} per token, valid -ELBO {test_loss:.3f} "
-              f"per sentence, {train_seconds:.2f} s", flush=True)
-    return history
+    data = read_text_steps(args.text_train), read_text_steps(args.text_valid)
+
+    def step_loss(step):
+        batch, eps, weight, tokens = step
+        nll, kl = model(batch, eps)
+        return (nll.sum() + weight * kl.sum()) / tokens
+
+    def held_out(valid):
+        sums = [model(batch, eps) for batch, eps, _, _ in valid]
+        return sum(float(nll.sum() + kl.sum()) for nll, kl in sums), sum(len(kl) for _, kl in sums)
+
+    return fit(model, cfg["lr"], data, args.epochs, (step_loss, held_out), ("token", "sentence"))
 
 
 class VRNN(nn.Module):
@@ -285,19 +307,11 @@ class VRNN(nn.Module):
 def read_vrnn_steps(path):
     """The length buckets written by `cargo bench --bench models`: per step its sizes, frames,
     mask and noise."""
-    raw = open(path, "rb").read()
-    at, steps = 0, []
-
-    def take(dtype, n):
-        nonlocal at
-        out = torch.frombuffer(bytearray(raw[at : at + 4 * n]), dtype=dtype)
-        at += 4 * n
-        return out
-
-    while at < len(raw):
-        t, b, d, l = (int(v) for v in take(torch.int32, 4))
-        x, mask = take(torch.float32, t * b * d).reshape(t, b, d), take(torch.float32, t * b).reshape(t, b)
-        steps.append((x, mask, take(torch.float32, t * b * l).reshape(t, b, l)))
+    f, steps = Steps(path), []
+    while f.more():
+        t, b, d, l = (int(v) for v in f.take(torch.int32, 4))
+        x, mask = f.take(torch.float32, t * b * d).reshape(t, b, d), f.take(torch.float32, t * b).reshape(t, b)
+        steps.append((x, mask, f.take(torch.float32, t * b * l).reshape(t, b, l)))
     return steps
 
 
@@ -308,30 +322,18 @@ def train_vrnn(args):
     with torch.no_grad():
         for rust, param in model.rust_names().items():
             param.copy_(weights[rust])
-    train, valid = read_vrnn_steps(args.vrnn_train), read_vrnn_steps(args.vrnn_valid)
-    per_epoch = len(train) // args.epochs
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
-    history = []
-    for epoch in range(1, args.epochs + 1):
-        start = time.perf_counter()
-        total = 0.0
-        for x, mask, eps in train[(epoch - 1) * per_epoch : epoch * per_epoch]:
-            nll, kl = model(x, mask, eps)
-            loss = (nll + kl).sum() / mask.sum()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item()
-        train_seconds = time.perf_counter() - start
-        with torch.no_grad():
-            sums = [model(x, mask, eps) for x, mask, eps in valid]
-            test_loss = sum(float((nll + kl).sum()) for nll, kl in sums) / sum(float(m.sum()) for _, m, _ in valid)
-        m = dict(epoch=epoch, train_loss=total / per_epoch, test_loss=test_loss, train_seconds=train_seconds,
-                 seconds=time.perf_counter() - start)
-        history.append(m)
-        print(f"epoch {epoch:>2}: train {m['train_loss']:.4f} per step, valid -ELBO {test_loss:.4f} per step, "
-              f"{train_seconds:.2f} s", flush=True)
-    return history
+    data = read_vrnn_steps(args.vrnn_train), read_vrnn_steps(args.vrnn_valid)
+
+    def step_loss(step):
+        x, mask, eps = step
+        nll, kl = model(x, mask, eps)
+        return (nll + kl).sum() / mask.sum()
+
+    def held_out(valid):
+        sums = [model(x, mask, eps) for x, mask, eps in valid]
+        return sum(float((nll + kl).sum()) for nll, kl in sums), sum(float(m.sum()) for _, m, _ in valid)
+
+    return fit(model, cfg["lr"], data, args.epochs, (step_loss, held_out), ("step", "step"))
 
 
 MODELS = {"conv": train_conv, "text": train_text, "vrnn": train_vrnn}
