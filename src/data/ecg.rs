@@ -149,6 +149,8 @@ pub fn beats(signal: &[f32], cfg: &BeatConfig) -> Vec<Beat> {
 /// every test beat with its label.
 pub struct EcgSet {
     pub cfg: BeatConfig,
+    /// The record the beats were cut from, millivolts at [`RATE`].
+    pub signal: Vec<f32>,
     pub beats: Vec<Beat>,
     pub train: Tensor,
     pub validation: Tensor,
@@ -180,7 +182,7 @@ impl EcgSet {
             }
         }
         let test_wide = beats.iter().filter(|b| b.role == Role::Test).map(|b| b.wide).collect();
-        Ok(Self { cfg, beats, train, validation, test, test_wide })
+        Ok(Self { cfg, signal: signal.to_vec(), beats, train, validation, test, test_wide })
     }
 
     /// How many beats have `role`, and how many of those are wide.

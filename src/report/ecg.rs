@@ -172,7 +172,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
 }
 
-fn counts(data: &EcgSet, samples: usize) -> BeatCounts {
+fn counts(data: &EcgSet) -> BeatCounts {
     let widths = |wide: bool| median(data.beats.iter().filter(|b| b.wide == wide).map(|b| b.width * 1000.0).collect());
     let (test, test_wide) = data.count(Role::Test);
     BeatCounts {
@@ -184,7 +184,7 @@ fn counts(data: &EcgSet, samples: usize) -> BeatCounts {
         test_wide,
         narrow_width_ms: widths(false),
         wide_width_ms: widths(true),
-        per_minute: data.beats.len() as f64 / (samples as f64 / ecg::RATE / 60.0),
+        per_minute: data.beats.len() as f64 / (data.signal.len() as f64 / ecg::RATE / 60.0),
         near_the_line: data.beats.iter().filter(|b| (0.03..0.04).contains(&b.width)).count(),
     }
 }
@@ -321,7 +321,7 @@ pub fn run(
 ) -> Result<(EcgResults, EcgSet, Run<EcgVae>), ReportError> {
     let file = |msg: String| ReportError::File { path: ecg::EMBEDDED_PATH.into(), msg };
     let data = EcgSet::embedded(cfg.beats, dev).map_err(|e| file(e.to_string()))?;
-    let counts = counts(&data, ecg::embedded().map_err(|e| file(e.to_string()))?.len());
+    let counts = counts(&data);
     let (n, wide) = (counts.test, counts.test_wide);
     log(format!(
         "{} beats: {} training, {} validation, {n} test ({wide} wide)",
@@ -492,8 +492,7 @@ pub fn figures(r: &EcgResults, data: &EcgSet, run: &Run<EcgVae>, dir: &Path) -> 
 
 /// The record from `strip.0` to `strip.1` seconds with each beat's R peak marked by its label.
 fn strip_figure(r: &EcgResults, data: &EcgSet, path: &Path) -> Result<(), ReportError> {
-    let signal =
-        ecg::embedded().map_err(|e| ReportError::File { path: ecg::EMBEDDED_PATH.into(), msg: e.to_string() })?;
+    let signal = &data.signal;
     let (from, to) =
         ((r.config.strip.0 * ecg::RATE) as usize, ((r.config.strip.1 * ecg::RATE) as usize).min(signal.len()));
     let line: Vec<(f32, f32)> = (from..to).map(|i| ((i as f64 / ecg::RATE) as f32, signal[i])).collect();
