@@ -75,6 +75,9 @@ pub mod book {
     #[doc = include_str!("../book/src/ecg.md")]
     pub struct Ecg;
 
+    #[doc = include_str!("../book/src/world-model.md")]
+    pub struct WorldModel;
+
     #[doc = include_str!("../book/src/compute-cost.md")]
     pub struct ComputeCost;
 

@@ -73,6 +73,20 @@ pub struct ImageGrid<'a> {
     pub scale: usize,
 }
 
+/// The grey of [`outline`]: light enough to tell from ink, dark enough to see on white.
+const OUTLINE_GREY: f32 = 0.25;
+
+/// Marks the edge of every `side` x `side` image in `images` with a light grey line (pixels
+/// darker than it keep their value), for pictures whose background is as white as the page.
+pub fn outline(images: &mut [f32], side: usize) {
+    for (i, v) in images.iter_mut().enumerate() {
+        let (row, col) = ((i / side) % side, i % side);
+        if row == 0 || col == 0 || row == side - 1 || col == side - 1 {
+            *v = v.max(OUTLINE_GREY);
+        }
+    }
+}
+
 /// Pixels between neighbouring images of an [`ImageGrid`], and above its first row.
 const GRID_GAP: usize = 2;
 const GRID_TOP: usize = 40;

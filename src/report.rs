@@ -26,6 +26,7 @@ pub mod semi_supervised;
 pub mod sequences;
 pub mod text;
 pub mod vqvae;
+pub mod world;
 
 /// The contents of `metrics.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -246,7 +247,7 @@ pub fn same_arithmetic_as_the_book() -> bool {
 /// GRU language model on State of the Union sentences), `ecg` (a VAE of heartbeats against PCA and
 /// an autoencoder as scores of wide beats), `challenges` (free bits and cyclical
 /// annealing on the sentence VAE; reads the other chapters' generated results, so runs last).
-pub const CHAPTERS: [&str; 16] = [
+pub const CHAPTERS: [&str; 17] = [
     "vae",
     "vi",
     "bayes",
@@ -262,6 +263,7 @@ pub const CHAPTERS: [&str; 16] = [
     "sequences",
     "text",
     "ecg",
+    "world",
     "challenges",
 ];
 
@@ -304,6 +306,7 @@ fn announcement(chapter: &str) -> Option<&'static str> {
         "text" => "text: GRU language model and sentence VAEs on State of the Union sentences",
         "challenges" => "challenges: free bits and cyclical annealing against the sentence VAE's collapse",
         "ecg" => "a medical signal: a VAE of heartbeats scoring the wide ones, against PCA and an autoencoder",
+        "world" => "a world model: V and M on a game's frames, controllers trained by an evolution strategy",
         _ => return None,
     })
 }
@@ -332,6 +335,7 @@ fn chapter_figures(
         "text" => text::book(book_src, dev, log),
         "challenges" => challenges::book(book_src, dev, log),
         "ecg" => ecg::book(book_src, dev, log),
+        "world" => world::book(book_src, dev, log),
         other => Err(ReportError::File { path: book_src.into(), msg: format!("no chapter group {other:?}") }),
     }
 }

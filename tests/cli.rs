@@ -353,6 +353,29 @@ fn the_ecg_vae_trains_on_heartbeats_and_scores_the_wide_ones() {
     );
 }
 
+/// The world model's V and M train on a random player's episodes of catch, resume, report their
+/// held-out losses and draw a game beside M's dream; they take no other data.
+#[test]
+fn the_world_model_trains_on_a_game_and_dreams_it() {
+    let args = ["--hidden", "16", "--latent-dim", "3", "--train-size", "4", "--test-size", "2"];
+    let (dir, ckpt) = train_resume_eval("world", &args);
+    let c = ckpt.to_str().unwrap();
+    let o = vae(&["eval", "--checkpoint", c, "--k", "4"]);
+    assert!(o.status.success(), "{}", text(&o));
+    for line in ["held-out loss", "next code", "outcome", "importance sampled, k = 4"] {
+        assert!(text(&o).contains(line), "{line}: {}", text(&o));
+    }
+    draws_figures("world", dir.path(), c);
+    let out = dir.path().join("other");
+    let d = out.to_str().unwrap();
+    assert_clean_failure(&vae(&["train", "--model", "world", "--data", "mnist", "--out", d]), "choose catch");
+    assert_clean_failure(&vae(&["train", "--model", "world", "--beta", "2", "--out", d]), "does not take --beta");
+    assert_clean_failure(
+        &vae(&["train", "--model", "world", "--train-size", "0", "--out", d]),
+        "--train-size must be at least 1",
+    );
+}
+
 #[test]
 fn the_classifier_trains_and_reports_its_error_rate() {
     let (_dir, ckpt) = train_resume_eval("classifier", &[&["--hidden", "32"][..], &IMAGES[..]].concat());

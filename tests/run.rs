@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use vae_book::candle_core::{Device, Result, Tensor};
 use vae_book::candle_nn::VarBuilder;
+use vae_book::data::catch::{self, Rollouts};
 use vae_book::data::ecg::{BeatConfig, EcgSet};
 use vae_book::data::labelled::FewLabels;
 use vae_book::data::sequences::{SeqData, SeqSplits};
@@ -27,6 +28,7 @@ use vae_book::models::vae::VaeConfig;
 use vae_book::models::vae_gan::{VaeGan, VaeGanConfig};
 use vae_book::models::vqvae::{VqVae, VqVaeConfig};
 use vae_book::models::vrnn::{RnnBaseline, Vrnn, VrnnConfig};
+use vae_book::models::world::{WorldConfig, WorldData, WorldModel};
 use vae_book::prob::SeededRng;
 use vae_book::train::{EpochRecord, LossTerms, Model, Run, RunConfig, Score, Step, TrainError, named_vars};
 
@@ -103,6 +105,14 @@ fn image_models_resume_exactly() {
         let cfg = EcgConfig { model: VaeConfig { input_dim: 252, hidden: 16, latent_dim: 2 }, autoencoder };
         resumes_exactly::<EcgVae>(cfg, schedule(32, Some(2)), &beats);
     }
+    let world =
+        WorldData { train: Rollouts::random(6, 1, &dev).unwrap(), validation: Rollouts::random(2, 2, &dev).unwrap() };
+    let small = WorldConfig {
+        vision: VaeConfig { input_dim: catch::PIXELS, hidden: 16, latent_dim: 3 },
+        memory: 8,
+        mixtures: 2,
+    };
+    resumes_exactly::<WorldModel>(small, schedule(2, Some(2)), &world);
     let binarized = BinarizedImages::new(&m.train, &m.test, 7, &dev).unwrap();
     let iwae = IwaeConfig { model: VaeConfig { input_dim: 784, hidden: 32, latent_dim: 3 }, k: 4 };
     resumes_exactly::<Iwae>(iwae, schedule(64, None), &binarized);

@@ -24,6 +24,7 @@ mod tcvae;
 mod text;
 mod vaegan;
 mod vqvae;
+pub mod world;
 
 pub use driver::{eval, reconstruct, sample, train_model};
 
@@ -105,6 +106,13 @@ pub const ECG: ModelInfo = ModelInfo {
     flags: &["--latent-dim", "--hidden"],
 };
 
+pub const WORLD: ModelInfo = ModelInfo {
+    name: "world",
+    about: "a world model in miniature (Ha & Schmidhuber): V, a VAE of a game's frames, and M, a GRU predicting the next code",
+    data: &["catch"],
+    flags: &["--latent-dim", "--hidden", "--train-size", "--test-size"],
+};
+
 pub const QUADRANT_BASELINE: ModelInfo = ModelInfo {
     name: "quadrant-baseline",
     about: "a network that completes a digit from 1-3 of its quadrants (one guess, a blur)",
@@ -169,7 +177,7 @@ pub const TEXT: ModelInfo = ModelInfo {
 };
 
 /// Every model `vae train --model` knows, in the book's order.
-pub const MODELS: [ModelInfo; 17] = [
+pub const MODELS: [ModelInfo; 18] = [
     MLP,
     LIKELIHOOD,
     CONV,
@@ -178,6 +186,7 @@ pub const MODELS: [ModelInfo; 17] = [
     M2,
     TCVAE,
     ECG,
+    WORLD,
     QUADRANT_BASELINE,
     QUADRANT,
     VQVAE,
@@ -556,6 +565,7 @@ macro_rules! dispatch_model {
             "m2" => $f::<$crate::models::m2::M2>($($arg),*),
             "tcvae" => $f::<$crate::models::tcvae::Tcvae>($($arg),*),
             "ecg" => $f::<$crate::models::ecg_vae::EcgVae>($($arg),*),
+            "world" => $f::<$crate::models::world::WorldModel>($($arg),*),
             "quadrant-baseline" => $f::<$crate::models::quadrant::Baseline>($($arg),*),
             "quadrant" => $f::<$crate::models::quadrant::QuadrantCvae>($($arg),*),
             "vqvae" => $f::<$crate::models::vqvae::VqVae>($($arg),*),

@@ -2,8 +2,10 @@
 //! folder), and two
 //! small tabular sets from scikit-learn for the theory chapters, Bach chorales as piano rolls, and
 //! sentences from the State of the Union addresses, generated sprites with known factors, heartbeats
-//! from an electrocardiogram, and MedMNIST-format archives a reader has downloaded.
+//! from an electrocardiogram, MedMNIST-format archives a reader has downloaded, and the frames of a
+//! small game (the world model's).
 
+pub mod catch;
 pub mod chorales;
 pub mod ecg;
 pub mod idx;

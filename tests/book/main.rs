@@ -10,6 +10,7 @@ mod ecg;
 mod images;
 mod latent;
 mod sequences;
+mod world;
 
 fn book_src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src")
