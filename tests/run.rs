@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use vae_book::candle_core::{Device, Result, Tensor};
 use vae_book::candle_nn::VarBuilder;
-use vae_book::data::catch::{self, Rollouts};
+use vae_book::data::catch::Rollouts;
 use vae_book::data::ecg::{BeatConfig, EcgSet};
 use vae_book::data::labelled::FewLabels;
 use vae_book::data::sequences::{SeqData, SeqSplits};
@@ -107,12 +107,7 @@ fn image_models_resume_exactly() {
     }
     let world =
         WorldData { train: Rollouts::random(6, 1, &dev).unwrap(), validation: Rollouts::random(2, 2, &dev).unwrap() };
-    let small = WorldConfig {
-        vision: VaeConfig { input_dim: catch::PIXELS, hidden: 16, latent_dim: 3 },
-        memory: 8,
-        mixtures: 2,
-    };
-    resumes_exactly::<WorldModel>(small, schedule(2, Some(2)), &world);
+    resumes_exactly::<WorldModel>(WorldConfig::tiny(), schedule(2, Some(2)), &world);
     let binarized = BinarizedImages::new(&m.train, &m.test, 7, &dev).unwrap();
     let iwae = IwaeConfig { model: VaeConfig { input_dim: 784, hidden: 32, latent_dim: 3 }, k: 4 };
     resumes_exactly::<Iwae>(iwae, schedule(64, None), &binarized);

@@ -204,18 +204,13 @@ fn rows(v: Vec<f32>, n: usize, dev: &Device) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::vae::VaeConfig;
     use crate::models::world::WorldConfig;
     use crate::train::Model;
     use candle_core::DType;
     use candle_nn::{VarBuilder, VarMap};
 
     fn world() -> WorldModel {
-        let cfg = WorldConfig {
-            vision: VaeConfig { input_dim: catch::PIXELS, hidden: 16, latent_dim: 3 },
-            memory: 8,
-            mixtures: 2,
-        };
+        let cfg = WorldConfig::tiny();
         let varmap = VarMap::new();
         let m = WorldModel::new(&cfg, VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
         crate::init::pytorch_default_init(&varmap, 1).unwrap();

@@ -31,6 +31,13 @@ pub struct WorldConfig {
     pub mixtures: usize,
 }
 
+impl WorldConfig {
+    /// A tiny V and M for tests.
+    pub fn tiny() -> Self {
+        Self { vision: VaeConfig { input_dim: catch::PIXELS, hidden: 16, latent_dim: 3 }, memory: 8, mixtures: 2 }
+    }
+}
+
 impl Default for WorldConfig {
     fn default() -> Self {
         Self { vision: VaeConfig { input_dim: catch::PIXELS, hidden: 256, latent_dim: 8 }, memory: 64, mixtures: 5 }
@@ -273,11 +280,7 @@ mod tests {
     use candle_nn::VarMap;
 
     fn tiny() -> (WorldModel, WorldConfig) {
-        let cfg = WorldConfig {
-            vision: VaeConfig { input_dim: catch::PIXELS, hidden: 16, latent_dim: 3 },
-            memory: 8,
-            mixtures: 2,
-        };
+        let cfg = WorldConfig::tiny();
         let varmap = VarMap::new();
         let m = WorldModel::new(&cfg, VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
         crate::init::pytorch_default_init(&varmap, 1).unwrap();

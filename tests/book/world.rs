@@ -53,7 +53,7 @@ fn world_game_is_as_the_chapter_describes() {
     says(&format!(
         "It trains on every frame of {} random episodes ({} frames; {} more episodes are held out)",
         r.config.episodes.0,
-        thousands(frames),
+        report::thousands(frames),
         r.config.episodes.1
     ));
     let m = &r.config.model;
@@ -65,18 +65,6 @@ fn world_game_is_as_the_chapter_describes() {
     says("Each kind of controller is trained from three seeds, for 200 generations.");
     assert_eq!(r.config.seeds.len(), 3);
     assert!(r.kind(Inputs::VisionMemory, true).is_some());
-}
-
-fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn returns(r: &WorldResults, inputs: Inputs, in_dream: bool) -> (f64, f64) {
