@@ -123,7 +123,9 @@ fn world_results_sentences_hold() {
     says(&format!("catches {vm:.2} balls of 5 on average over three seeds, the one that sees V's code alone {v:.2}"));
     says(&format!("agree to within {vm_sd:.2} and {v_sd:.2} (standard deviations), so the gap of {:.2} balls", vm - v));
     assert_eq!(aim, catch::DROPS as f64);
-    says("the rule that knows the drift catches every ball");
+    says(&format!(
+        "far from the {aim:.2} of the rule that reads the drift from the true state, and below the {state:.2} of a linear controller handed the drift"
+    ));
     assert!(v < follow);
     says(&format!(
         "The controller on V's code alone catches fewer balls than the rule that follows the ball ({follow:.2})"
@@ -199,11 +201,24 @@ fn world_dream_sentences_hold() {
         "which catches {g_game:.2} balls there, catches {:.2} in the dream at $\\tau = 1$, less than the one trained in the dream at the same temperature ({:.2})",
         g.0, d.0
     ));
-    let share = |x: (f64, f64)| (100.0 * x.0 / x.1).round();
-    assert_eq!(share(g), share(d));
-    says(&format!("in both about {:.0}% of the balls that land in the dream count as caught", share(g)));
-    assert!(d.1 > g.1);
-    says(&format!("by making M let more balls land ({:.2} against {:.2})", d.1, g.1));
+    // Over the three seeds: caught and landed in the dream, and the share caught.
+    let over_seeds = |v: &[(f64, f64)]| {
+        (mean(&v.iter().map(|x| x.0).collect::<Vec<_>>()), mean(&v.iter().map(|x| x.1).collect::<Vec<_>>()))
+    };
+    let (p, q) = (over_seeds(&played), over_seeds(&dreamt));
+    assert!(q.0 > p.0 && q.1 > p.1);
+    says(&format!(
+        "the dream-trained controllers collect {:.2} caught balls in the dream against {:.2} for the game-trained ones, partly by making M let more balls land ({:.2} against {:.2})",
+        q.0, p.0, q.1, p.1
+    ));
+    let share = |x: (f64, f64)| 100.0 * x.0 / x.1;
+    assert!((share(q) - share(p)).abs() < 3.0);
+    says(&format!("barely moves ({:.0}% against {:.0}%)", share(q), share(p)));
+    // The controllers start from a paddle that never moves: its return in each seed's first games.
+    let at_rest =
+        mean(&r.kind(Inputs::State, false).unwrap().runs.iter().map(|run| run.curve[0].centre).collect::<Vec<_>>());
+    assert!((at_rest - dream).abs() < 0.2, "{at_rest} {dream}");
+    says(&format!("which caught {at_rest:.2} balls on average in the first generation's games of the three seeds"));
     let every: Vec<&world::ControllerRun> =
         players.runs.iter().chain(&dreamers.runs).chain(r.temperatures.iter().map(|(_, run)| run)).collect();
     assert!(every.iter().all(|run| run.dream.unwrap().1 < catch::DROPS as f64));
@@ -214,7 +229,7 @@ fn world_dream_sentences_hold() {
     temps.sort_by(f64::total_cmp);
     assert_eq!(temps, [0.1, 0.5, 1.0, 1.5]);
     says(
-        "every controller trained in the dream, at every temperature tried (0.1, 0.5, 1 and 1.5), catches fewer balls in the game than the random player",
+        "no controller trained in the dream, at any temperature tried (0.1, 0.5, 1 and 1.5), catches more balls in the game than the random player",
     );
     says("held-out loss was still falling at the cap of 60 epochs");
     says(&format!("the controllers catch about one ball in the game ({dream:.2}), fewer than a random player"));
