@@ -72,12 +72,16 @@ pub(super) fn autoencoder_eval(
 ) -> Result<Vec<(String, f64)>> {
     let mut out = vec![("test -ELBO (nats per image)".to_string(), score.loss)];
     out.extend(score.terms.into_iter().map(|(n, v)| (format!("  {n}"), v)));
+    out.push((format!("test -log p(x), importance sampled, k = {k}"), importance_nll(model, x, k, seed)?));
+    Ok(out)
+}
+
+/// `-log p(x)` per example of `x`, averaged, by importance sampling with `k` codes per example.
+pub(super) fn importance_nll(model: &impl Autoencoder, x: &Tensor, k: usize, seed: u64) -> Result<f64> {
     let mut rng = SeededRng::derived(seed, "eval-importance", k as u64);
     let chunk = (IMPORTANCE_ROWS / k).max(1);
     let bounds = estimators::iw_bound(model, x, k, chunk, &mut rng)?;
-    let nll = -bounds.iter().sum::<f64>() / bounds.len().max(1) as f64;
-    out.push((format!("test -log p(x), importance sampled, k = {k}"), nll));
-    Ok(out)
+    Ok(-bounds.iter().sum::<f64>() / bounds.len().max(1) as f64)
 }
 
 /// Reconstructions, prior samples, the latent scatter (and the manifold for a 2-D code).

@@ -3,6 +3,7 @@
 //! `vae eval` scores them on held-out episodes, `vae sample` draws a game beside M's dream of it.
 
 use super::{CliModel, DataSpec, ModelInfo, TrainArgs, positive};
+use crate::classic::latent;
 use crate::data::catch::{self, Rollouts, SIDE};
 use crate::models::world::{BOOK_RUN, WorldConfig, WorldData, WorldModel};
 use crate::plot::ImageGrid;
@@ -21,8 +22,6 @@ pub const HELD_OUT_SEED: u64 = 2;
 /// Steps of a game shown by the figures, and every how many steps a frame is drawn.
 const SHOWN_STEPS: usize = 2 * catch::FALL_STEPS;
 const SHOWN_EVERY: usize = 4;
-/// Rows times importance samples per call of the estimator.
-const IMPORTANCE_ROWS: usize = 20_000;
 /// M's temperature in the figures (1: its own mixture, unchanged).
 const FIGURE_TEMPERATURE: f64 = 1.0;
 
@@ -89,10 +88,7 @@ impl CliModel for WorldModel {
         let mut out = vec![("held-out loss (V per frame + M per step), nats".to_string(), score.loss)];
         out.extend(score.terms.into_iter().map(|(n, v)| (format!("  {n}"), v)));
         let frames = data.validation.frames.get(0)?;
-        let mut rng = SeededRng::derived(run.run.seed, "eval-importance", k as u64);
-        let chunk = (IMPORTANCE_ROWS / k).max(1);
-        let bounds = crate::estimators::iw_bound(&run.model.vision, &frames, k, chunk, &mut rng)?;
-        let nll = -bounds.iter().sum::<f64>() / bounds.len().max(1) as f64;
+        let nll = super::images::importance_nll(&run.model.vision, &frames, k, run.run.seed)?;
         out.push((format!("V: -log p(x) per frame of a held-out game, importance sampled, k = {k}"), nll));
         Ok(out)
     }
@@ -108,7 +104,7 @@ impl CliModel for WorldModel {
     fn reconstruct(run: &Run<Self>, data: &WorldData, n: usize, out: &Path) -> Result<()> {
         let steps = n.min(catch::EPISODE_STEPS + 1);
         let x = data.validation.frames.get(0)?.narrow(0, 0, steps)?;
-        let recon = candle_nn::ops::sigmoid(&run.model.vision.decode(&run.model.vision.encode(&x)?.0)?)?;
+        let recon = latent::decode_probabilities(&run.model.vision, &latent::encode_means(&run.model.vision, &x)?)?;
         let mut images = Tensor::cat(&[&x, &recon], 0)?.flatten_all()?.to_vec1::<f32>()?;
         crate::plot::outline(&mut images, SIDE);
         let title = "Frames of a held-out game (top) and V's reconstructions";
@@ -132,8 +128,7 @@ pub fn game_and_dream(world: &WorldModel, episodes: &Rollouts, seed: u64) -> can
     let frames = episodes.frames.get(0)?.narrow(0, 1, SHOWN_STEPS)?;
     let first = episodes.frames.get(0)?.narrow(0, 0, 1)?;
     let actions = episodes.actions.get(0)?.narrow(0, 0, SHOWN_STEPS)?.flatten_all()?.to_vec1::<f32>()?;
-    let (mu, _) = world.vision.encode(&frames)?;
-    let recon = candle_nn::ops::sigmoid(&world.vision.decode(&mu)?)?;
+    let recon = latent::decode_probabilities(&world.vision, &latent::encode_means(&world.vision, &frames)?)?;
     let (z0, _) = world.vision.encode(&first)?;
     let dream = world.dream(&z0, &actions, FIGURE_TEMPERATURE, &mut SeededRng::derived(seed, "world-dream", 0))?;
     let picked: Vec<u32> = (0..SHOWN_STEPS).step_by(SHOWN_EVERY).map(|i| (i + SHOWN_EVERY - 1) as u32).collect();

@@ -230,7 +230,7 @@ impl WorldModel {
             z = self.memory.predict(&state.h)?.sample(temperature, rng)?;
             codes.push(z.clone());
         }
-        candle_nn::ops::sigmoid(&self.vision.decode(&Tensor::cat(&codes, 0)?)?)
+        crate::classic::latent::decode_probabilities(&self.vision, &Tensor::cat(&codes, 0)?)
     }
 }
 
